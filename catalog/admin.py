@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+from sorl.thumbnail import get_thumbnail
+
+from catalog.forms import ProductImageForm
+from catalog.models import Category, Product, ProductImage
+
+THUMBNAIL_ERRORS = (OSError, ValueError)
+
+
+def image_thumbnail_html(image: ProductImage | None, size: str = "64x64") -> str:
+    if image is None or not image.file:
+        return "—"
+    try:
+        thumb = get_thumbnail(image.file, size, crop="center", quality=80)
+    except THUMBNAIL_ERRORS:
+        return "(unreadable)"
+    return format_html(
+        '<img src="{}" width="{}" height="{}" alt="{}" loading="lazy">',
+        thumb.url, thumb.width, thumb.height, image.alt_text or image.product.title,
+    )  # fmt: skip
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["parent"]
+    list_select_related = ["parent__parent__parent"]
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    form = ProductImageForm
+    extra = 1
+    fields = ["preview", "file", "position", "alt_text", "width", "height"]
+    readonly_fields = ["preview", "width", "height"]
+    ordering = ["position", "id"]
+
+    @admin.display(description="Preview")
+    def preview(self, obj: ProductImage) -> str:
+        return image_thumbnail_html(obj if obj.pk else None, "96x96")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = [
+        "thumbnail",
+        "sku",
+        "title",
+        "price",
+        "currency",
+        "stock",
+        "in_stock",
+        "category",
+        "is_active",
+    ]
+    list_display_links = ["sku", "title"]
+    list_filter = ["is_active", "in_stock", ("category", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["sku", "title"]
+    list_select_related = ["category__parent__parent"]
+    autocomplete_fields = ["category"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [ProductImageInline]
+    list_per_page = 50
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).prefetch_related("images")
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Product) -> str:
+        images = list(obj.images.all())
+        return image_thumbnail_html(images[0] if images else None)

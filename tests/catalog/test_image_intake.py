@@ -1,0 +1,79 @@
+import io
+
+import pytest
+from PIL import Image
+
+from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
+from tests.sample_images import image_bytes
+
+
+@pytest.mark.parametrize(("fmt", "extension"), [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("GIF", "gif")])
+def test_accepted_formats(fmt, extension):
+    validated = image_validate(image_bytes(fmt=fmt, size=(30, 20)))
+    assert (validated.format, validated.extension) == (fmt, extension)
+    assert (validated.width, validated.height) == (30, 20)
+    assert len(validated.sha256) == 64
+
+
+def test_rejects_bytes_that_are_not_an_image():
+    with pytest.raises(ImageRejected, match="not an image"):
+        image_validate(b"%PDF-1.4 this is a document")
+
+
+def test_rejects_empty_file():
+    with pytest.raises(ImageRejected, match="empty"):
+        image_validate(b"")
+
+
+def test_rejects_truncated_image():
+    data = image_bytes(fmt="JPEG", size=(200, 200))
+    with pytest.raises(ImageRejected, match="decoded"):
+        image_validate(data[: len(data) // 2])
+
+
+def test_rejects_unaccepted_format():
+    with pytest.raises(ImageRejected, match="BMP images are not accepted"):
+        image_validate(image_bytes(fmt="BMP"))
+
+
+def test_byte_cap(settings):
+    settings.SNAPSHELF_IMAGE_MAX_BYTES = 100
+    with pytest.raises(ImageRejected, match="limit"):
+        image_validate(image_bytes(size=(200, 200), fmt="BMP"))
+
+
+def test_pixel_cap_is_checked_before_decoding(settings):
+    settings.SNAPSHELF_IMAGE_MAX_PIXELS = 10_000
+    with pytest.raises(ImageRejected, match="101x100 pixels"):
+        image_validate(image_bytes(size=(101, 100)))
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (40, 20), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    data = buffer.getvalue()
+    assert (image_validate(data).width, image_validate(data).height) == (20, 40)
+    assert image_to_rgb(data).size == (20, 40)
+
+
+def test_cmyk_and_palette_become_rgb():
+    assert image_to_rgb(image_bytes(fmt="JPEG", mode="CMYK")).mode == "RGB"
+    assert image_to_rgb(image_bytes(fmt="PNG", mode="P")).mode == "RGB"
+
+
+def test_transparency_is_flattened_on_white():
+    image = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    assert image_to_rgb(buffer.getvalue()).getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_gif_uses_first_frame():
+    frames = [Image.new("RGB", (10, 10), colour) for colour in ((250, 0, 0), (0, 0, 250))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    red, _green, blue = image_to_rgb(buffer.getvalue()).getpixel((5, 5))
+    assert red > 200 and blue < 50
