@@ -152,3 +152,28 @@ SNAPSHELF_IMAGE_MAX_PIXELS = env.int("SNAPSHELF_IMAGE_MAX_PIXELS", default=40_00
 SNAPSHELF_IMAGE_URL_TIMEOUT = env.float("SNAPSHELF_IMAGE_URL_TIMEOUT", default=10.0)
 SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = env.bool("SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE", default=False)
 SNAPSHELF_DEFAULT_CURRENCY = env("SNAPSHELF_DEFAULT_CURRENCY", default="EUR")
+
+CELERY_BEAT_SCHEDULE = {
+    "search-embeddings-sweep": {
+        "task": "search.tasks.embeddings_sweep",
+        "schedule": env.float("SNAPSHELF_INDEX_SWEEP_INTERVAL_SECONDS", default=60.0),
+    },
+}
+
+# Search settings given in the environment (defaults: search/conf.py).
+if env("SNAPSHELF_SEARCH_MODEL", default=""):
+    SNAPSHELF_SEARCH_MODEL = env("SNAPSHELF_SEARCH_MODEL")
+if env("SNAPSHELF_EMBEDDING_MODELS", default=""):
+    # JSON: {"name": {"class": "dotted.path", ...constructor arguments}}, merged over the defaults.
+    SNAPSHELF_EMBEDDING_MODELS = env.json("SNAPSHELF_EMBEDDING_MODELS")
+for _name, _cast in (
+    ("SNAPSHELF_EMBEDDING_BATCH_SIZE", int),
+    ("SNAPSHELF_TORCH_THREADS", int),
+    ("SNAPSHELF_EMBEDDING_DEVICE", str),
+    ("SNAPSHELF_INDEX_BATCH_SIZE", int),
+    ("SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS", int),
+    ("SNAPSHELF_INDEX_MAX_ATTEMPTS", int),
+    ("SNAPSHELF_HALFVEC_INDEX", bool),
+):
+    if env(_name, default=""):
+        globals()[_name] = env.bool(_name) if _cast is bool else _cast(env(_name))

@@ -1,0 +1,131 @@
+"""The merchant's view of the index: status on products and images, actions, and an index page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+
+from catalog.admin import ProductAdmin, ProductImageInline
+from catalog.models import Product, ProductImage
+from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
+from search.selectors import index_status
+from search.services.index_queue import embeddings_missing_and_failed_queue, models_wanted, products_reembed
+from search.tasks import embeddings_process_enqueue
+
+BADGE_COLOURS = {"ready": "#1e7e34", "pending": "#8a6d00", "processing": "#1f5fbf", "failed": "#b02a37"}
+
+
+def status_badge(status: str, error: str = "") -> str:
+    return format_html(
+        '<span title="{}" style="color:#fff;background:{};padding:1px 6px;border-radius:8px;font-size:11px">{}</span>',
+        error, BADGE_COLOURS.get(status, "#666"), status,
+    )  # fmt: skip
+
+
+def rows_summary_status(rows: list[ImageEmbedding | ProductEmbedding]) -> tuple[str, str]:
+    """One status for several rows: failed beats processing beats pending beats ready."""
+    if not rows:
+        return "missing", ""
+    for status in ("failed", "processing", "pending"):
+        for row in rows:
+            if row.status == status:
+                return status, row.error
+    return "ready", ""
+
+
+class IndexStatusFilter(admin.SimpleListFilter):
+    title = "index status"
+    parameter_name = "index_status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(s, label) for s, label in EmbeddingStatus.choices] + [("missing", "Missing")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        value = self.value()
+        if not value:
+            return queryset
+        wanted = models_wanted()
+        images = ImageEmbedding.objects.filter(product=OuterRef("pk"), model__in=wanted)
+        texts = ProductEmbedding.objects.filter(product=OuterRef("pk"), model__in=wanted)
+        if value == "missing":
+            image_rows = ImageEmbedding.objects.filter(image=OuterRef("pk"), model__in=wanted)
+            images_without = ProductImage.objects.filter(product=OuterRef("pk")).exclude(Exists(image_rows))
+            return queryset.filter(Exists(images_without) | ~Exists(texts))
+        return queryset.filter(Exists(images.filter(status=value)) | Exists(texts.filter(status=value)))
+
+
+class SearchProductImageInline(ProductImageInline):
+    fields = [*ProductImageInline.fields, "index_status"]
+    readonly_fields = [*ProductImageInline.readonly_fields, "index_status"]
+
+    @admin.display(description="Index")
+    def index_status(self, obj: ProductImage) -> str:
+        if not obj.pk:
+            return "—"
+        rows = list(obj.embeddings.filter(model__in=models_wanted()))
+        status, error = rows_summary_status(rows)  # type: ignore[arg-type]
+        return format_html("{} {}", status_badge(status, error), error[:200])
+
+
+class SearchProductAdmin(ProductAdmin):
+    list_display = [*ProductAdmin.list_display, "index_badge"]
+    list_filter = [*ProductAdmin.list_filter, IndexStatusFilter]
+    inlines = [SearchProductImageInline]
+    actions = ["reembed_selected", "embed_missing_and_failed"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        # Only the rows of wanted models, without their vectors, so the badge needs no query per row.
+        wanted = models_wanted()
+        fields = ("id", "product_id", "model_id", "status", "error")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("image_embeddings", ImageEmbedding.objects.filter(model__in=wanted).only(*fields)),
+                Prefetch("text_embeddings", ProductEmbedding.objects.filter(model__in=wanted).only(*fields)),
+            )
+        )
+
+    @admin.display(description="Index")
+    def index_badge(self, obj: Product) -> str:
+        rows = [*obj.image_embeddings.all(), *obj.text_embeddings.all()]
+        return status_badge(*rows_summary_status(rows))
+
+    @admin.action(description="Re-embed selected products")
+    def reembed_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        count = products_reembed(list(queryset.values_list("pk", flat=True)))
+        embeddings_process_enqueue()
+        self.message_user(request, f"{count} items queued for embedding.", messages.SUCCESS)
+
+    @admin.action(description="Embed missing and failed (whole catalog)")
+    def embed_missing_and_failed(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        count = embeddings_missing_and_failed_queue()
+        embeddings_process_enqueue()
+        self.message_user(request, f"{count} items queued for embedding.", messages.SUCCESS)
+
+
+admin.site.unregister(Product)
+admin.site.register(Product, SearchProductAdmin)
+
+
+@admin.register(EmbeddingModel)
+class EmbeddingModelAdmin(admin.ModelAdmin):
+    """The index page: the model list plus counts, queue depth, throughput and recent errors."""
+
+    list_display = ["name", "status", "model_id", "image_dim", "text_dim", "shared_space", "activated_at"]
+    readonly_fields = [f.name for f in EmbeddingModel._meta.fields]
+    change_list_template = "admin/search/embeddingmodel/change_list.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "index": index_status()}
+        return super().changelist_view(request, extra_context)

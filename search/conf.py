@@ -1,0 +1,26 @@
+"""The search app's settings, each overridable as ``SNAPSHELF_<NAME>`` in the project settings."""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # The model the index starts with on a new install (later switches: `manage.py search_model activate`).
+    "SEARCH_MODEL": "offline",
+    # Indexing pipeline.
+    "INDEX_BATCH_SIZE": 16,
+    "INDEX_CLAIM_TIMEOUT_SECONDS": 600,
+    "INDEX_MAX_ATTEMPTS": 5,
+    "INDEX_RETRY_BACKOFF_SECONDS": 30,
+    "INDEX_TASK_TIME_BUDGET_SECONDS": 120,
+    "INDEX_SWEEP_INTERVAL_SECONDS": 60,
+    # HNSW index build.
+    "HNSW_M": 16,
+    "HNSW_EF_CONSTRUCTION": 128,
+    "HALFVEC_INDEX": False,
+    "INDEX_BUILD_MEMORY_MB": 1024,
+}
+
+
+def search_setting(name: str) -> Any:
+    return getattr(settings, f"SNAPSHELF_{name}", DEFAULTS[name])

@@ -1,0 +1,104 @@
+"""The search index: which models exist, and one row of work-and-result per (item, model).
+
+A vector row is also the record of work still to do: ``pending`` rows are the queue, so a
+lost broker message or a dead worker costs time, never data. Vectors of every model live
+side by side in untyped ``vector`` columns; each model gets its own partial HNSW index on
+``embedding::vector(dim)`` (see search/vector_store.py, the one module with vector SQL).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from pgvector.django import VectorField
+
+from catalog.models import Product, ProductImage
+
+
+class EmbeddingModel(models.Model):
+    """A model the index has vectors for. At most one is active; one may be building."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=100, help_text="Key in SNAPSHELF_EMBEDDING_MODELS.")
+    model_id = models.CharField(max_length=300, unique=True, help_text="The exact weights and preprocessing.")
+    image_dim = models.PositiveIntegerField()
+    text_dim = models.PositiveIntegerField()
+    shared_space = models.BooleanField(help_text="Text and image vectors share one space (CLIP).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=models.Q(status="active"), name="one_active_model"),
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="building"), name="one_building_model"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model_id}, {self.status})"
+
+    @property
+    def is_wanted(self) -> bool:
+        return self.status in (self.Status.BUILDING, self.Status.ACTIVE)
+
+
+class EmbeddingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class EmbeddingRow(models.Model):
+    """Fields shared by image and product-text vectors."""
+
+    model = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="+")
+    embedding = VectorField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # What was embedded (image bytes' SHA-256, or a hash of the product text): unchanged input is not re-embedded.
+    source_hash = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    available_at = models.DateTimeField(null=True, blank=True, help_text="Retry no earlier than this.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class ImageEmbedding(EmbeddingRow):
+    image = models.ForeignKey(ProductImage, on_delete=models.CASCADE, related_name="embeddings")
+    # Denormalised so that search can group by product without a join.
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="image_embeddings")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "model"], name="image_embedding_unique")]
+        indexes = [
+            models.Index(fields=["model", "status"], name="image_embedding_queue"),
+            models.Index(fields=["product", "model"], name="image_embedding_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} / model {self.model_id}: {self.status}"
+
+
+class ProductEmbedding(EmbeddingRow):
+    """The vector of a product's text (title, brand, category path, attributes, description)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="text_embeddings")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "model"], name="product_embedding_unique")]
+        indexes = [models.Index(fields=["model", "status"], name="product_embedding_queue")]
+
+    def __str__(self) -> str:
+        return f"product {self.product_id} / model {self.model_id}: {self.status}"

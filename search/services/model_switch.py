@@ -1,0 +1,110 @@
+"""Which model the index serves, and switching models without breaking search.
+
+``embedding_model_activate(name)`` registers the model as *building* and marks every image
+and product pending for it; workers build its vectors while search keeps using the active
+model. When nothing is left pending, its HNSW indexes are built and it becomes active in one
+transaction (the old model retires). ``embedding_model_prune`` deletes retired vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from search.conf import search_setting
+from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
+from search.services.index_queue import KINDS, embeddings_fill_missing
+from search.vector_store import MAX_PLAIN_DIM, hnsw_indexes_create, hnsw_indexes_drop
+
+logger = logging.getLogger(__name__)
+
+
+class ModelSwitchError(ValueError):
+    """The model cannot be activated; the message says why."""
+
+
+def embedding_model_active() -> EmbeddingModel | None:
+    return EmbeddingModel.objects.filter(status=EmbeddingModel.Status.ACTIVE).first()
+
+
+def embedding_model_register(name: str) -> EmbeddingModel:
+    """The row for the weights ``name`` loads now (loading the model to learn its id and dims)."""
+    from search.embedders.registry import embedder_get
+
+    embedder = embedder_get(name)
+    if max(embedder.image_dim, embedder.text_dim) > MAX_PLAIN_DIM:
+        raise ModelSwitchError(f"{name}: vectors over {MAX_PLAIN_DIM} dimensions are not supported")
+    model, _ = EmbeddingModel.objects.get_or_create(
+        model_id=embedder.model_id,
+        defaults={
+            "name": name,
+            "image_dim": embedder.image_dim,
+            "text_dim": embedder.text_dim,
+            "shared_space": embedder.shared_space,
+            "status": EmbeddingModel.Status.RETIRED,
+        },
+    )
+    return model
+
+
+def embedding_model_activate(name: str) -> EmbeddingModel:
+    """Start building ``name``; it becomes active once its vectors are built. Idempotent."""
+    model = embedding_model_register(name)
+    with transaction.atomic():
+        model = EmbeddingModel.objects.select_for_update().get(pk=model.pk)
+        if model.status == EmbeddingModel.Status.ACTIVE:
+            return model
+        # A newer request supersedes a build in progress.
+        EmbeddingModel.objects.filter(status=EmbeddingModel.Status.BUILDING).exclude(pk=model.pk).update(
+            status=EmbeddingModel.Status.RETIRED, retired_at=timezone.now()
+        )
+        model.status = EmbeddingModel.Status.BUILDING
+        model.retired_at = None
+        model.save(update_fields=["status", "retired_at"])
+    embeddings_fill_missing(model)
+    embedding_model_activation_finish_if_built()
+    return model
+
+
+def embedding_model_bootstrap() -> EmbeddingModel | None:
+    """On a new install (no model yet), start building the configured default model."""
+    if EmbeddingModel.objects.exists():
+        return None
+    return embedding_model_activate(search_setting("SEARCH_MODEL"))
+
+
+def embedding_model_activation_finish_if_built() -> EmbeddingModel | None:
+    """If the building model has nothing left to embed, index it and make it active."""
+    building = EmbeddingModel.objects.filter(status=EmbeddingModel.Status.BUILDING).first()
+    if building is None or _work_left(building):
+        return None
+    hnsw_indexes_create(building)
+    with transaction.atomic():
+        building = EmbeddingModel.objects.select_for_update().filter(pk=building.pk).first()
+        if building is None or building.status != EmbeddingModel.Status.BUILDING or _work_left(building):
+            return None
+        now = timezone.now()
+        EmbeddingModel.objects.filter(status=EmbeddingModel.Status.ACTIVE).update(
+            status=EmbeddingModel.Status.RETIRED, retired_at=now
+        )
+        building.status, building.activated_at = EmbeddingModel.Status.ACTIVE, now
+        building.save(update_fields=["status", "activated_at"])
+    logger.info("search now uses %s", building)
+    return building
+
+
+def _work_left(model: EmbeddingModel) -> bool:
+    open_statuses = [EmbeddingStatus.PENDING, EmbeddingStatus.PROCESSING]
+    return any(KINDS[kind].objects.filter(model=model, status__in=open_statuses).exists() for kind in KINDS)
+
+
+def embedding_model_prune() -> list[EmbeddingModel]:
+    """Delete the vectors and indexes of retired models (their rows stay, as history)."""
+    retired = list(EmbeddingModel.objects.filter(status=EmbeddingModel.Status.RETIRED))
+    for model in retired:
+        hnsw_indexes_drop(model)
+        ImageEmbedding.objects.filter(model=model).delete()
+        ProductEmbedding.objects.filter(model=model).delete()
+    return retired

@@ -1,0 +1,65 @@
+"""Thin Celery tasks: they call search.services and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.core.cache import cache
+from kombu.exceptions import OperationalError
+
+from search.services.index_queue import (
+    embeddings_pending_exist,
+    embeddings_process_available,
+    embeddings_release_stale_claims,
+)
+from search.services.model_switch import embedding_model_activation_finish_if_built, embedding_model_bootstrap
+
+logger = logging.getLogger(__name__)
+
+ENQUEUED_KEY = "search:embeddings-process-enqueued"
+
+
+def embeddings_process_enqueue() -> None:
+    """Tell a worker there is work. Never raises: with the broker down the sweep finds the work later."""
+    try:
+        if not cache.add(ENQUEUED_KEY, 1, timeout=30):
+            return  # a task is already on its way
+    except Exception:
+        logger.debug("cache unavailable while enqueuing", exc_info=True)
+    try:
+        embeddings_process.apply_async(retry=False)
+    except (OperationalError, OSError) as exc:
+        logger.warning("could not enqueue embedding work (%s); the periodic sweep will pick it up", exc)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def embeddings_process() -> None:
+    """Embed pending images and product texts until none are left or the time budget ends."""
+    _enqueued_mark_clear()
+    embeddings_process_available()
+    if embeddings_pending_exist():
+        embeddings_process_enqueue()
+
+
+@shared_task(ignore_result=True)
+def embeddings_sweep() -> None:
+    """Periodic (beat) and at worker start: recover dead workers' claims and lost messages."""
+    embedding_model_bootstrap()
+    embeddings_release_stale_claims()
+    embedding_model_activation_finish_if_built()
+    if embeddings_pending_exist():
+        embeddings_process_enqueue()
+
+
+def _enqueued_mark_clear() -> None:
+    try:
+        cache.delete(ENQUEUED_KEY)
+    except Exception:
+        logger.debug("cache unavailable", exc_info=True)
+
+
+@worker_ready.connect
+def sweep_at_worker_start(**kwargs: object) -> None:
+    embeddings_sweep.apply_async(retry=False)

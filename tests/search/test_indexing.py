@@ -1,0 +1,203 @@
+"""The indexing pipeline in-process: marking, claiming, embedding, model switches, commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from catalog.services import product_image_add, product_image_replace_file, product_upsert
+from search.models import EmbeddingModel, ImageEmbedding, ProductEmbedding
+from search.services.index_queue import (
+    embeddings_claim,
+    embeddings_process_available,
+    embeddings_release_stale_claims,
+)
+from search.services.model_switch import (
+    embedding_model_activate,
+    embedding_model_active,
+    embedding_model_bootstrap,
+    embedding_model_prune,
+)
+from search.vector_store import VectorWrite, hnsw_index_names_present, vectors_write
+from tests.sample_images import image_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def product_with_image(sku: str, colour=(200, 30, 30)):
+    product, _ = product_upsert(sku=sku, title=f"Product {sku}", attributes={"colour": "red"})
+    image, _ = product_image_add(product=product, data=image_bytes(colour))
+    return product, image
+
+
+def test_new_install_builds_the_default_model_and_indexes_it(tiny_models):
+    product, image = product_with_image("P-1")
+    model = embedding_model_bootstrap()
+    assert model is not None and model.name == "tiny" and model.status == "building"
+    assert ImageEmbedding.objects.get(image=image).status == "pending"
+    result = embeddings_process_available()
+    assert result.ready == 2  # one image, one product text
+    model.refresh_from_db()
+    assert model.status == "active"
+    row = ImageEmbedding.objects.get(image=image, model=model)
+    assert row.status == "ready" and row.source_hash == image.sha256 and row.attempts == 1
+    assert len(row.embedding) == model.image_dim
+    assert np.isclose(np.linalg.norm(row.embedding), 1.0, atol=1e-3)
+    assert ProductEmbedding.objects.get(product=product, model=model).status == "ready"
+    assert len(hnsw_index_names_present(model)) == 2
+    assert embedding_model_bootstrap() is None  # a stored decision: not re-decided
+
+
+def test_saving_marks_pending_and_unchanged_bytes_are_not_embedded_again(tiny_models):
+    embedding_model_activate("tiny")
+    product, image = product_with_image("P-2")
+    embeddings_process_available()
+    row = ImageEmbedding.objects.get(image=image)
+    assert row.status == "ready"
+    image.alt_text = "new alt text"
+    image.save()
+    product_image_add(product=product, data=image_bytes((200, 30, 30)))  # same bytes again
+    row.refresh_from_db()
+    assert row.status == "ready" and row.attempts == 1
+    product_upsert(sku="P-2", title="Renamed")
+    assert ProductEmbedding.objects.get(product=product).status == "pending"
+
+
+def test_undecodable_image_fails_at_once_and_does_not_hold_up_others(tiny_models):
+    embedding_model_activate("tiny")
+    _, broken = product_with_image("P-3")
+    _, fine = product_with_image("P-4", colour=(10, 200, 10))
+    with open(broken.file.path, "wb") as handle:
+        handle.write(b"these bytes are not an image")
+    embeddings_process_available()
+    failed = ImageEmbedding.objects.get(image=broken)
+    assert failed.status == "failed" and "not an image" in failed.error
+    assert ImageEmbedding.objects.get(image=fine).status == "ready"
+
+
+def test_model_errors_are_retried_with_backoff_then_recorded(tiny_models, settings, monkeypatch):
+    settings.SNAPSHELF_INDEX_MAX_ATTEMPTS = 2
+    embedding_model_activate("tiny")
+    _, image = product_with_image("P-5")
+    from search.embedders.clip import ClipEmbedder
+
+    def broken(self, images):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(ClipEmbedder, "_image_batch_embed", broken)
+    embeddings_process_available()
+    row = ImageEmbedding.objects.get(image=image)
+    assert row.status == "pending" and row.attempts == 1 and row.available_at > timezone.now()
+    assert "out of memory" in row.error
+    ImageEmbedding.objects.filter(pk=row.pk).update(available_at=timezone.now())
+    embeddings_process_available()
+    row.refresh_from_db()
+    assert row.status == "failed" and "gave up after 2 attempts" in row.error
+
+
+def test_stale_claims_go_back_to_pending(tiny_models, settings):
+    model = embedding_model_activate("tiny")
+    _, image = product_with_image("P-6")
+    assert embeddings_claim("image", model, limit=10, worker="dead-worker:1")
+    assert embeddings_release_stale_claims() == 0
+    ImageEmbedding.objects.filter(image=image).update(claimed_at=timezone.now() - timedelta(hours=1))
+    assert embeddings_release_stale_claims() == 1
+    embeddings_process_available()
+    assert ImageEmbedding.objects.get(image=image).status == "ready"
+
+
+def test_result_of_a_worker_whose_claim_was_voided_is_discarded(tiny_models):
+    model = embedding_model_activate("tiny")
+    _, image = product_with_image("P-7")
+    embeddings_claim("image", model, limit=10, worker="slow-worker:1")
+    claimed = ImageEmbedding.objects.get(image=image)
+    assert (claimed.status, claimed.claimed_by) == ("processing", "slow-worker:1")
+    # The image's bytes change while the slow worker holds its claim: the claim is voided.
+    product_image_replace_file(image=image, data=image_bytes((0, 0, 250)))
+    row = ImageEmbedding.objects.get(image=image)
+    assert (row.status, row.claimed_by, row.source_hash) == ("pending", "", image.sha256)
+    stale = VectorWrite(row.pk, np.ones(model.image_dim, dtype=np.float32), claimed.source_hash)
+    assert vectors_write("image", [stale], worker="slow-worker:1") == 0
+    assert ImageEmbedding.objects.get(pk=row.pk).embedding is None
+
+
+def test_switching_models_keeps_search_on_the_old_one_until_built(tiny_models):
+    old = embedding_model_activate("tiny")
+    _, image = product_with_image("P-8")
+    embeddings_process_available()
+    old.refresh_from_db()
+    assert old.status == "active"
+
+    new = embedding_model_activate("tiny2")
+    assert new.model_id != old.model_id and new.status == "building"
+    assert embedding_model_active() == old
+    assert ImageEmbedding.objects.get(image=image, model=new).status == "pending"
+    embeddings_process_available()
+    new.refresh_from_db()
+    old.refresh_from_db()
+    assert (new.status, old.status) == ("active", "retired")
+    assert ImageEmbedding.objects.get(image=image, model=new).status == "ready"
+    # A late result for the retired model is discarded.
+    late = ImageEmbedding.objects.get(image=image, model=old)
+    ImageEmbedding.objects.filter(pk=late.pk).update(status="processing", claimed_by="late:1")
+    vector = np.zeros(old.image_dim, dtype=np.float32)
+    vector[0] = 1
+    assert vectors_write("image", [VectorWrite(late.pk, vector, late.source_hash)], worker="late:1") == 0
+
+    assert embedding_model_prune() == [old]
+    assert not ImageEmbedding.objects.filter(model=old).exists()
+    assert hnsw_index_names_present(old) == []
+
+
+def test_deleting_removes_vectors(tiny_models):
+    embedding_model_activate("tiny")
+    product, image = product_with_image("P-9")
+    embeddings_process_available()
+    image.delete()
+    assert not ImageEmbedding.objects.filter(image_id=image.pk).exists()
+    product.delete()
+    assert not ProductEmbedding.objects.exists()
+
+
+def test_hnsw_index_is_used_for_a_model_query(tiny_models):
+    model = embedding_model_activate("tiny")
+    product_with_image("P-10")
+    embeddings_process_available()
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM search_imageembedding WHERE model_id = {model.pk} "
+            f"ORDER BY embedding::vector({model.image_dim}) <=> embedding::vector({model.image_dim}) LIMIT 5"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    assert f"search_image_hnsw_{model.pk}" in plan
+
+
+def test_commands_status_and_inline_rebuild(tiny_models, capsys):
+    product_with_image("P-11")
+    product_with_image("P-12", colour=(0, 0, 200))
+    call_command("search_index", "rebuild", "--inline", "--no-progress")
+    out = capsys.readouterr().out
+    assert "done: 0 pending, 0 failed." in out
+    call_command("search_index", "status")
+    out = capsys.readouterr().out
+    assert "active model: tiny" in out and "images: pending 0, processing 0, ready 2, failed 0" in out
+    call_command("search_index", "rebuild", "--all", "--inline", "--no-progress")
+    assert "4 items queued." in capsys.readouterr().out
+    call_command("search_model", "activate", "tiny2", "--inline")
+    assert "tiny2 is active" in capsys.readouterr().out
+    call_command("search_model", "prune")
+    assert "pruned tiny" in capsys.readouterr().out
+
+
+def test_activating_an_unknown_model_is_a_clear_error(tiny_models):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="nonexistent"):
+        call_command("search_model", "activate", "nonexistent")

@@ -1,0 +1,112 @@
+"""Fault tests with the real Redis and real Celery worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from catalog.services import product_image_add, product_upsert
+from search.models import ImageEmbedding
+from search.services.model_switch import embedding_model_activate
+from tests.sample_images import image_bytes
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture
+def start_worker(tmp_path, tiny_models_env):
+    """Start real `celery worker` processes on the test database and Redis."""
+    db = connection.settings_dict
+    database_url = f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}"
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, **env_overrides: str) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            **tiny_models_env,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": django_settings.REDIS_URL,
+            "SNAPSHELF_DATA_DIR": str(tmp_path / f"data-{name}"),
+            "PYTHONPATH": str(ROOT),
+            **env_overrides,
+        }
+        log = (tmp_path / f"{name}.log").open("wb")
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"]  # fmt: skip
+        worker = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def statuses() -> list[str]:
+    return list(ImageEmbedding.objects.order_by("id").values_list("status", flat=True))
+
+
+def test_image_saved_while_redis_is_down_is_embedded_once_redis_is_back(tiny_models, start_worker):
+    embedding_model_activate("tiny")
+    redis = django_settings.EMBEDDED_REDIS
+    redis.stop()
+    try:
+        product, _ = product_upsert(sku="DOWN-1", title="Saved while Redis was down")
+        product_image_add(product=product, data=image_bytes())
+    finally:
+        redis.start()
+    assert statuses() == ["pending"]
+    start_worker("after-redis")
+    wait_until(lambda: statuses() == ["ready"], 120, "the worker to embed the image")
+
+
+def test_worker_killed_mid_batch_leaves_work_that_another_worker_finishes(
+    tiny_models, tiny_models_env, start_worker, settings
+):
+    embedding_model_activate("tiny")
+    for n in range(3):
+        product, _ = product_upsert(sku=f"KILL-{n}", title=f"Killed worker {n}")
+        product_image_add(product=product, data=image_bytes((80 * n, 40, 200 - 60 * n)))
+    slow_models = json.loads(tiny_models_env["SNAPSHELF_EMBEDDING_MODELS"])
+    slow_models["tiny"] = {**slow_models["tiny"], "class": "tests.search.slow_embedder.SlowClipEmbedder",
+                           "delay_seconds": 600}  # fmt: skip
+    doomed = start_worker("doomed", SNAPSHELF_EMBEDDING_MODELS=json.dumps(slow_models))
+    wait_until(
+        lambda: ImageEmbedding.objects.filter(status="processing", claimed_by__endswith=f":{doomed.pid}").exists(),
+        120,
+        "the first worker to claim a batch",
+    )
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(10)
+    claimed = list(ImageEmbedding.objects.filter(status="processing").values_list("id", flat=True))
+    assert claimed
+    start_worker("rescuer", SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS="1")
+    wait_until(lambda: statuses() == ["ready"] * 3, 120, "the second worker to finish the batch")
+    assert set(ImageEmbedding.objects.filter(id__in=claimed).values_list("attempts", flat=True)) == {2}
