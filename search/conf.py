@@ -19,6 +19,18 @@ DEFAULTS: dict[str, Any] = {
     "HNSW_EF_CONSTRUCTION": 128,
     "HALFVEC_INDEX": False,
     "INDEX_BUILD_MEMORY_MB": 1024,
+    # Embedding models by name: {"class": dotted path of an Embedder, **constructor kwargs}.
+    # Names set in the project are merged over these, so overriding "clip" keeps "offline".
+    "EMBEDDING_MODELS": {
+        "offline": {"class": "search.embedders.offline.OfflineEmbedder"},
+        "clip": {"class": "search.embedders.clip.ClipEmbedder", "checkpoint": "openai/clip-vit-base-patch32"},
+    },
+    # Images or texts per forward pass.
+    "EMBEDDING_BATCH_SIZE": 16,
+    # torch intra-op threads; 0 leaves torch's default (one per core).
+    "TORCH_THREADS": 0,
+    # "auto" (CUDA when available, else CPU), "cpu" or "cuda".
+    "EMBEDDING_DEVICE": "auto",
 }
 
 

@@ -166,10 +166,10 @@ if env("SNAPSHELF_SEARCH_MODEL", default=""):
 if env("SNAPSHELF_EMBEDDING_MODELS", default=""):
     # JSON: {"name": {"class": "dotted.path", ...constructor arguments}}, merged over the defaults.
     SNAPSHELF_EMBEDDING_MODELS = env.json("SNAPSHELF_EMBEDDING_MODELS")
+SNAPSHELF_EMBEDDING_BATCH_SIZE = env.int("SNAPSHELF_EMBEDDING_BATCH_SIZE", default=16)
+SNAPSHELF_TORCH_THREADS = env.int("SNAPSHELF_TORCH_THREADS", default=0)
+SNAPSHELF_EMBEDDING_DEVICE = env("SNAPSHELF_EMBEDDING_DEVICE", default="auto")
 for _name, _cast in (
-    ("SNAPSHELF_EMBEDDING_BATCH_SIZE", int),
-    ("SNAPSHELF_TORCH_THREADS", int),
-    ("SNAPSHELF_EMBEDDING_DEVICE", str),
     ("SNAPSHELF_INDEX_BATCH_SIZE", int),
     ("SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS", int),
     ("SNAPSHELF_INDEX_MAX_ATTEMPTS", int),

