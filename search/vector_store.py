@@ -53,6 +53,9 @@ def hnsw_indexes_create(model: EmbeddingModel) -> None:
     ops = "halfvec_cosine_ops" if halfvec else "vector_cosine_ops"
     concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
     with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # Postgres refuses CREATE INDEX while deferred foreign-key checks are pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"SET maintenance_work_mem = '{int(search_setting('INDEX_BUILD_MEMORY_MB'))}MB'")
         for kind, table in TABLES.items():
             cursor.execute(
@@ -63,6 +66,8 @@ def hnsw_indexes_create(model: EmbeddingModel) -> None:
                 f"WHERE model_id = {int(model.pk)}"
             )
         cursor.execute("RESET maintenance_work_mem")
+        if connection.in_atomic_block:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def hnsw_indexes_drop(model: EmbeddingModel) -> None:

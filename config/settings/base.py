@@ -101,6 +101,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "socket_timeout": 5,
     "socket_connect_timeout": 5,
+    # Publishing (a web request saving a product) must not stall when Redis is down: fail fast,
+    # the periodic sweep finds the work later. Workers reconnect with their own retry policy.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
 }
 CELERY_TASK_DEFAULT_QUEUE = "snapshelf"
 CELERY_TIMEZONE = "UTC"

@@ -7,6 +7,7 @@ process using it exits; tests/conftest.py stops Redis at the end of the session.
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SNAPSHELF_DATA_DIR", tempfile.mkdtemp(prefix="snapshelf-test-"))
 os.environ.setdefault("SNAPSHELF_EMBEDDED_DELETE_ON_EXIT", "true")
@@ -15,7 +16,7 @@ from .base import *  # noqa: F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = DATA_DIR / "media"  # noqa: F405
+MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = "snapshelf-test"  # noqa: F405
 THUMBNAIL_DEBUG = True
 WHITENOISE_USE_FINDERS = True

@@ -23,7 +23,7 @@ from search.services.model_switch import (
     embedding_model_bootstrap,
     embedding_model_prune,
 )
-from search.vector_store import VectorWrite, hnsw_index_names_present, vectors_write
+from search.vector_store import VectorWrite, hnsw_index_names_present, vector_literal, vectors_write
 from tests.sample_images import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -170,9 +170,10 @@ def test_hnsw_index_is_used_for_a_model_query(tiny_models):
     embeddings_process_available()
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
+        query = vector_literal(np.ones(model.image_dim, dtype=np.float32))
         cursor.execute(
             f"EXPLAIN SELECT id FROM search_imageembedding WHERE model_id = {model.pk} "
-            f"ORDER BY embedding::vector({model.image_dim}) <=> embedding::vector({model.image_dim}) LIMIT 5"
+            f"ORDER BY embedding::vector({model.image_dim}) <=> '{query}'::vector({model.image_dim}) LIMIT 5"
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("RESET enable_seqscan")

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -31,14 +32,15 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         if condition():
             return
         time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    rows = list(ImageEmbedding.objects.values("id", "status", "attempts", "error", "claimed_by"))
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; image rows: {rows}")
 
 
 @pytest.fixture
 def start_worker(tmp_path, tiny_models_env):
     """Start real `celery worker` processes on the test database and Redis."""
-    db = connection.settings_dict
-    database_url = f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}"
+    # The settings' server, with the test database's name.
+    database_url = urlsplit(django_settings.DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
     workers: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, **env_overrides: str) -> subprocess.Popen[bytes]:
@@ -49,6 +51,7 @@ def start_worker(tmp_path, tiny_models_env):
             "DATABASE_URL": database_url,
             "REDIS_URL": django_settings.REDIS_URL,
             "SNAPSHELF_DATA_DIR": str(tmp_path / f"data-{name}"),
+            "DJANGO_MEDIA_ROOT": str(django_settings.MEDIA_ROOT),
             "PYTHONPATH": str(ROOT),
             **env_overrides,
         }
