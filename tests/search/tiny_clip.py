@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import torch
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTextConfig, CLIPTokenizer
 
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
@@ -54,11 +54,14 @@ def clip_checkpoint_save(
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = byte_level_tokenizer_save(folder)
     text = config.text_config
+    if not isinstance(text, CLIPTextConfig):
+        raise TypeError(f"expected a CLIPConfig with a CLIPTextConfig, got {type(text).__name__}")
     text.vocab_size = max(text.vocab_size, len(tokenizer))
     text.max_position_embeddings = min(text.max_position_embeddings, 77)
     tokenizer.model_max_length = text.max_position_embeddings
-    text.bos_token_id = tokenizer.convert_tokens_to_ids(START_TOKEN)
-    text.eos_token_id = text.pad_token_id = tokenizer.convert_tokens_to_ids(END_TOKEN)
+    vocab = tokenizer.get_vocab()
+    text.bos_token_id = vocab[START_TOKEN]
+    text.eos_token_id = text.pad_token_id = vocab[END_TOKEN]
     torch.manual_seed(seed)
     CLIPModel(config).save_pretrained(folder)
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)

@@ -1,0 +1,72 @@
+import numpy as np
+from PIL import Image
+
+from search.embedders.offline import CNN_DIM, HIST_DIM, IMAGE_SIZE, foreground_hsv_histogram, image_square
+from tests.search.embedders.drawings import BLUE, RED, disc, mug, mug_variant, star
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_dims_and_model_id(offline_embedder):
+    assert offline_embedder.image_dim == offline_embedder.dim == CNN_DIM + HIST_DIM == 1408
+    assert offline_embedder.text_dim == 384
+    assert offline_embedder.shared_space is False
+    assert offline_embedder.model_id.startswith("offline/efficientnet-lite0@")
+    assert "-w0.4|all-minilm-l6-v2@" in offline_embedder.model_id
+
+
+def test_shapes_norms_and_empty_input(offline_embedder):
+    images = offline_embedder.embed_images([mug(RED), Image.new("L", (300, 100), 90)])
+    texts = offline_embedder.embed_texts(["red shoe"])
+    assert images.shape == (2, 1408) and texts.shape == (1, 384)
+    assert images.dtype == texts.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(images, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, atol=1e-5)
+    assert offline_embedder.embed_images([]).shape == (0, 1408)
+    assert offline_embedder.embed_texts([]).shape == (0, 384)
+
+
+def test_batching_does_not_change_vectors(offline_embedder):
+    images = [mug(RED), mug(BLUE), star(RED), star(BLUE), disc(RED), disc(BLUE)]  # batch_size is 4
+    batched = offline_embedder.embed_images(images)
+    one_by_one = np.vstack([offline_embedder.embed_images([image]) for image in images])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+    np.testing.assert_array_equal(batched, offline_embedder.embed_images(images))
+
+
+def test_same_shape_in_another_colour_is_closer_than_another_shape_in_the_same_colour(offline_embedder):
+    red_mug, blue_mug, red_star, red_disc = offline_embedder.embed_images([mug(RED), mug(BLUE), star(RED), disc(RED)])
+    assert red_mug @ blue_mug > red_mug @ red_star
+    assert red_mug @ blue_mug > red_mug @ red_disc
+
+
+def test_colour_histogram_pulls_same_colour_together(offline_embedder):
+    red_mug, red_variant, blue_variant = offline_embedder.embed_images([mug(RED), mug_variant(RED), mug_variant(BLUE)])
+    assert red_mug @ red_variant > red_mug @ blue_variant
+    # The vector is [cnn, w * hist]: the fused vector separates the colours by more than the CNN alone.
+    cnn_margin = _cosine(red_mug[:CNN_DIM], red_variant[:CNN_DIM]) - _cosine(red_mug[:CNN_DIM], blue_variant[:CNN_DIM])
+    assert red_mug @ red_variant - red_mug @ blue_variant > 2 * cnn_margin
+
+
+def test_text_similarity(offline_embedder):
+    shoe, sneaker, table = offline_embedder.embed_texts(["red shoe", "crimson sneaker", "kitchen table"])
+    assert shoe @ sneaker > shoe @ table + 0.2
+
+
+def test_image_square_pads_on_white_without_cropping():
+    wide = Image.new("RGB", (400, 100), RED)
+    square = image_square(wide)
+    assert square.size == (IMAGE_SIZE, IMAGE_SIZE)
+    pixels = np.asarray(square)
+    assert tuple(pixels[0, 0]) == (255, 255, 255)  # padding
+    assert tuple(pixels[IMAGE_SIZE // 2, 0]) == RED  # the left end of the product is kept
+
+
+def test_histogram_ignores_white_background():
+    small = Image.new("RGB", (50, 50), "white")
+    small.paste(RED, (20, 20, 30, 30))
+    large = Image.new("RGB", (50, 50), RED)
+    np.testing.assert_allclose(foreground_hsv_histogram(small), foreground_hsv_histogram(large))
+    assert foreground_hsv_histogram(Image.new("RGB", (50, 50), "white")).sum() == 0
