@@ -100,5 +100,3 @@ def vectors_write(kind: str, writes: Sequence[VectorWrite], *, worker: str) -> i
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         return max(cursor.rowcount, 0)
-
-

@@ -61,9 +61,7 @@ def image_embeddings_mark_pending(images: Iterable[ProductImage], models: list[E
     return _mark_pending("image", targets, models)
 
 
-def product_embeddings_mark_pending(
-    products: Iterable[Product], models: list[EmbeddingModel] | None = None
-) -> int:
+def product_embeddings_mark_pending(products: Iterable[Product], models: list[EmbeddingModel] | None = None) -> int:
     targets = [(product.pk, None, text_hash(product_text(product))) for product in products]
     return _mark_pending("product", targets, models)
 
@@ -104,8 +102,12 @@ def embeddings_requeue(*, model: EmbeddingModel, statuses: list[str], kinds: Ite
     """Put rows of ``statuses`` back to pending (rebuild --failed / --all)."""
     count = 0
     for kind in kinds:
-        count += KINDS[kind].objects.filter(model=model, status__in=statuses).update(
-            status=EmbeddingStatus.PENDING, claimed_by="", claimed_at=None, attempts=0, error="", available_at=None
+        count += (
+            KINDS[kind]
+            .objects.filter(model=model, status__in=statuses)
+            .update(
+                status=EmbeddingStatus.PENDING, claimed_by="", claimed_at=None, attempts=0, error="", available_at=None
+            )
         )
     return count
 

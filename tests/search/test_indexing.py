@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.services import product_image_add, product_image_replace_file, product_upsert
-from search.models import EmbeddingModel, ImageEmbedding, ProductEmbedding
+from search.models import ImageEmbedding, ProductEmbedding
 from search.services.index_queue import (
     embeddings_claim,
     embeddings_process_available,

@@ -32,7 +32,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         if condition():
             return
         time.sleep(0.25)
-    rows = list(ImageEmbedding.objects.values("id", "status", "attempts", "error", "claimed_by"))
+    rows = list(ImageEmbedding.objects.values("id", "status", "attempts", "error", "claimed_by", "claimed_at"))
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; image rows: {rows}")
 
 
@@ -43,7 +43,7 @@ def start_worker(tmp_path, tiny_models_env):
     database_url = urlsplit(django_settings.DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
     workers: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, **env_overrides: str) -> subprocess.Popen[bytes]:
+    def start(name: str, *, beat: bool = False, **env_overrides: str) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
             **tiny_models_env,
@@ -58,6 +58,8 @@ def start_worker(tmp_path, tiny_models_env):
         log = (tmp_path / f"{name}.log").open("wb")
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
                    "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", str(tmp_path / f"{name}-beat-schedule")]
         worker = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         workers.append(worker)
         return worker
@@ -110,6 +112,9 @@ def test_worker_killed_mid_batch_leaves_work_that_another_worker_finishes(
     doomed.wait(10)
     claimed = list(ImageEmbedding.objects.filter(status="processing").values_list("id", flat=True))
     assert claimed
-    start_worker("rescuer", SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS="1")
+    # The rescuer's periodic sweep (beat) hands the dead worker's claims back once they time out.
+    start_worker(
+        "rescuer", beat=True, SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS="3", SNAPSHELF_INDEX_SWEEP_INTERVAL_SECONDS="1"
+    )
     wait_until(lambda: statuses() == ["ready"] * 3, 120, "the second worker to finish the batch")
     assert set(ImageEmbedding.objects.filter(id__in=claimed).values_list("attempts", flat=True)) == {2}
