@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/python -m config.run_local
 
-test: $(BIN)/.installed lint check-migrations
+test: $(BIN)/.installed lint typecheck check-migrations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed

@@ -78,7 +78,7 @@ def _resolve_allowed(host: str, port: int) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ImageFetchError(f"The host {host!r} could not be resolved.") from exc
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not catalog_setting("IMAGE_URL_ALLOW_PRIVATE"):
         for address in addresses:
             if not ip_is_public(address):

@@ -66,8 +66,8 @@ class SearchProductImageInline(ProductImageInline):
     def index_status(self, obj: ProductImage) -> str:
         if not obj.pk:
             return "—"
-        rows = list(obj.embeddings.filter(model__in=models_wanted()))
-        status, error = rows_summary_status(rows)  # type: ignore[arg-type]
+        rows: list[ImageEmbedding | ProductEmbedding] = list(obj.embeddings.filter(model__in=models_wanted()))
+        status, error = rows_summary_status(rows)
         return format_html("{} {}", status_badge(status, error), error[:200])
 
 
@@ -92,7 +92,7 @@ class SearchProductAdmin(ProductAdmin):
 
     @admin.display(description="Index")
     def index_badge(self, obj: Product) -> str:
-        rows = [*obj.image_embeddings.all(), *obj.text_embeddings.all()]
+        rows: list[ImageEmbedding | ProductEmbedding] = [*obj.image_embeddings.all(), *obj.text_embeddings.all()]
         return status_badge(*rows_summary_status(rows))
 
     @admin.action(description="Re-embed selected products")

@@ -10,7 +10,10 @@ from django.utils import timezone
 
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 
-KIND_ROWS = {"image": ImageEmbedding, "product": ProductEmbedding}
+KIND_ROWS: dict[str, type[ImageEmbedding] | type[ProductEmbedding]] = {
+    "image": ImageEmbedding,
+    "product": ProductEmbedding,
+}
 
 
 @dataclass

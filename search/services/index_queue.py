@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,7 +29,8 @@ from search.vector_store import VectorWrite, vectors_write
 
 logger = logging.getLogger(__name__)
 
-KINDS = {"image": ImageEmbedding, "product": ProductEmbedding}
+RowClass = type[ImageEmbedding] | type[ProductEmbedding]
+KINDS: dict[str, RowClass] = {"image": ImageEmbedding, "product": ProductEmbedding}
 
 
 def worker_name() -> str:
@@ -66,7 +67,9 @@ def product_embeddings_mark_pending(products: Iterable[Product], models: list[Em
     return _mark_pending("product", targets, models)
 
 
-def _mark_pending(kind: str, targets: list[tuple[int, int | None, str]], models: list[EmbeddingModel] | None) -> int:
+def _mark_pending(
+    kind: str, targets: Sequence[tuple[int, int | None, str]], models: list[EmbeddingModel] | None
+) -> int:
     models = models_wanted() if models is None else models
     if not targets or not models:
         return 0
@@ -88,7 +91,7 @@ def _mark_pending(kind: str, targets: list[tuple[int, int | None, str]], models:
                 new_rows.append(row_class(model=model, source_hash=source_hash, **{owner: item_id}, **extra))
             elif row.source_hash != source_hash:
                 changed_ids.append((row.pk, source_hash))
-        row_class.objects.bulk_create(new_rows, ignore_conflicts=True)
+        row_class.objects.bulk_create(new_rows, ignore_conflicts=True)  # type: ignore[arg-type]
         for row_id, source_hash in changed_ids:
             row_class.objects.filter(pk=row_id).update(
                 status=EmbeddingStatus.PENDING, source_hash=source_hash, claimed_by="", claimed_at=None,
@@ -221,7 +224,8 @@ def _check_model(loaded_model_id: str, model: EmbeddingModel) -> None:
 
 
 def _load_inputs(kind: str, rows: list, result: BatchResult, worker: str) -> tuple[list, list]:  # type: ignore[type-arg]
-    inputs, ok_rows = [], []
+    inputs: list = []  # type: ignore[type-arg]
+    ok_rows = []
     for row in rows:
         if kind == "product":
             # An edit after the claim marks the row again, which voids this worker's claim.
