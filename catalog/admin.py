@@ -17,6 +17,8 @@ def image_thumbnail_html(image: ProductImage | None, size: str = "64x64") -> str
         thumb = get_thumbnail(image.file, size, crop="center", quality=80)
     except THUMBNAIL_ERRORS:
         return "(unreadable)"
+    if not thumb or thumb.size is None:  # sorl logs the error and hands back an empty file
+        return "(unreadable)"
     return format_html(
         '<img src="{}" width="{}" height="{}" alt="{}" loading="lazy">',
         thumb.url, thumb.width, thumb.height, image.alt_text or image.product.title,
