@@ -9,6 +9,8 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_MODEL": "offline",
     # Indexing pipeline.
     "INDEX_BATCH_SIZE": 16,
+    # Product texts per claim: a text costs a fraction of an image, so claims are larger.
+    "INDEX_TEXT_BATCH_SIZE": 64,
     "INDEX_CLAIM_TIMEOUT_SECONDS": 600,
     "INDEX_MAX_ATTEMPTS": 5,
     "INDEX_RETRY_BACKOFF_SECONDS": 30,

