@@ -10,7 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("SNAPSHELF_DATA_DIR", tempfile.mkdtemp(prefix="snapshelf-test-"))
+if not os.environ.get("SNAPSHELF_DATA_DIR"):
+    os.environ["SNAPSHELF_DATA_DIR"] = tempfile.mkdtemp(prefix="snapshelf-test-")
 os.environ.setdefault("SNAPSHELF_EMBEDDED_DELETE_ON_EXIT", "true")
 
 from .base import *  # noqa: F403
