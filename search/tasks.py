@@ -9,6 +9,7 @@ from celery.signals import worker_ready
 from django.core.cache import cache
 from kombu.exceptions import OperationalError
 
+from search.embedders.base import EmbedderLoadError
 from search.services.index_queue import (
     embeddings_pending_exist,
     embeddings_process_available,
@@ -46,7 +47,10 @@ def embeddings_process() -> None:
 @shared_task(ignore_result=True)
 def embeddings_sweep() -> None:
     """Periodic (beat) and at worker start: recover dead workers' claims and lost messages."""
-    embedding_model_bootstrap()
+    try:
+        embedding_model_bootstrap()
+    except EmbedderLoadError as exc:
+        logger.error("%s", exc)  # one line that names the setting; the sweep tries again next time
     embeddings_release_stale_claims()
     embedding_model_activation_finish_if_built()
     if embeddings_pending_exist():
