@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -194,6 +195,7 @@ def embeddings_process_batch(kind: str, model: EmbeddingModel, *, worker: str | 
         return BatchResult()
     rows = list(KINDS[kind].objects.filter(id__in=ids, claimed_by=worker).select_related(*_related(kind)))
     result = BatchResult()
+    rows = _reuse_known_vectors(kind, model, rows, result, worker)
     inputs, ok_rows = _load_inputs(kind, rows, result, worker)
     if not ok_rows:
         return result
@@ -210,6 +212,22 @@ def embeddings_process_batch(kind: str, model: EmbeddingModel, *, worker: str | 
     result.ready += written
     result.discarded += len(writes) - written
     return result
+
+
+def _reuse_known_vectors(kind: str, model: EmbeddingModel, rows: list, result: BatchResult, worker: str) -> list:  # type: ignore[type-arg]
+    """Rows whose input (same bytes, same text) already has a vector from this model copy it
+    instead of running the model again; returns the rows that still need the model."""
+    known = dict(
+        KINDS[kind]
+        .objects.filter(model=model, status=EmbeddingStatus.READY, source_hash__in={row.source_hash for row in rows})
+        .values_list("source_hash", "embedding")
+    )
+    if not known:
+        return rows
+    writes = [VectorWrite(row.pk, np.asarray(known[row.source_hash]), row.source_hash) for row in rows
+              if row.source_hash in known]  # fmt: skip
+    result.ready += vectors_write(kind, writes, worker=worker)
+    return [row for row in rows if row.source_hash not in known]
 
 
 def _related(kind: str) -> list[str]:

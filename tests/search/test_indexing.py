@@ -202,3 +202,22 @@ def test_activating_an_unknown_model_is_a_clear_error(tiny_models):
 
     with pytest.raises(CommandError, match="nonexistent"):
         call_command("search_model", "activate", "nonexistent")
+
+
+def test_identical_bytes_on_another_product_reuse_the_vector(tiny_models, monkeypatch):
+    embedding_model_activate("tiny")
+    _, first = product_with_image("DUP-1")
+    embeddings_process_available()
+    from search.embedders.clip import ClipEmbedder
+
+    calls = []
+    original = ClipEmbedder._image_batch_embed
+    monkeypatch.setattr(
+        ClipEmbedder, "_image_batch_embed", lambda self, images: calls.append(1) or original(self, images)
+    )
+    _, second = product_with_image("DUP-2")  # same colour, same bytes
+    assert second.sha256 == first.sha256
+    embeddings_process_available()
+    rows = {row.image_id: row for row in ImageEmbedding.objects.all()}
+    assert rows[second.pk].status == "ready" and calls == []
+    assert np.allclose(rows[second.pk].embedding, rows[first.pk].embedding)
