@@ -247,12 +247,13 @@ def request_section(queries: int, url: str) -> None:
     # Interleaved, one query through every step in turn: load from other processes on a shared
     # machine then affects all of them alike, and the differences stay meaningful.
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for index in range(queries + 1):
+    for index in range(queries + len(texts)):
         text = texts[index % len(texts)]
         for name, step in steps.items():
             start = time.perf_counter()
             step(text)
-            if index:  # the first round warms caches and connections
+            # The first round of every text warms caches and makes the result pages' thumbnails.
+            if index >= len(texts):
                 times[name].append((time.perf_counter() - start) * 1000)
     encode_t, sql_t, service_t, view_t = (times[name] for name in ("encode", "sql", "service", "view"))
     core = p(encode_t, 50) + p(sql_t, 50)

@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     # Search. A filtered vector query whose filter the planner expects to keep at most this many
     # vector rows is answered by an exact scan (cheap there, and HNSW would drop rows).
     "SEARCH_EXACT_SCAN_MAX_ROWS": 5000,
+    # HNSW candidate list per query (pgvector's hnsw.ef_search); raised to the requested limit.
+    # 40 (pgvector's default) gave recall@10 0.875 on 100k synthetic 512-d vectors here.
+    "SEARCH_EF_SEARCH": 100,
     # pgvector's cap on rows one iterative index scan visits before giving up (its default).
     "SEARCH_MAX_SCAN_TUPLES": 20000,
     # Reciprocal rank fusion constant: score = sum over legs of 1 / (k + rank).

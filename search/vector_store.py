@@ -148,17 +148,19 @@ def filtered_rows_estimate(model: EmbeddingModel, kind: str, product_filter: Pro
 def neighbours_exact(
     model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter | None = None
 ) -> list[Neighbour]:
-    """Exact nearest neighbours: filter first (a materialised CTE cannot use the HNSW index), then sort."""
+    """Exact nearest neighbours of the rows that pass the filter. ``+ 0`` makes the sort key an
+    expression the HNSW index does not serve, so the planner cannot pick the lossy index scan;
+    it filters (btree on product_id, or a sequential scan) and keeps a top-N heap."""
     where, params = _where(model, product_filter)
     dim = _dim(model, kind)
+    distance = f"embedding::vector({dim}) <=> %s::vector({dim})"
     sql = (
-        f"WITH candidates AS MATERIALIZED (SELECT {_item_column(kind)} AS item_id, e.product_id, e.embedding "
-        f"FROM {TABLES[kind]} e WHERE {where}) "
-        f"SELECT item_id, product_id, embedding::vector({dim}) <=> %s::vector({dim}) AS distance "
-        f"FROM candidates ORDER BY distance, item_id LIMIT {int(limit)}"
+        f"SELECT {_item_column(kind)}, e.product_id, {distance} AS distance FROM {TABLES[kind]} e "
+        f"WHERE {where} ORDER BY ({distance}) + 0, 1 LIMIT {int(limit)}"
     )
+    literal = vector_literal(vector)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, vector_literal(vector)])
+        cursor.execute(sql, [literal, *params, literal])
         return [Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in cursor.fetchall()]
 
 
@@ -167,7 +169,8 @@ def neighbours_hnsw(
 ) -> list[Neighbour]:
     """Approximate nearest neighbours through the model's HNSW index.
 
-    ``hnsw.ef_search`` caps how many rows one index scan returns, so it follows ``limit``; an
+    ``hnsw.ef_search`` caps how many rows one index scan returns, so it follows ``limit`` (at
+    least SEARCH_EF_SEARCH, for recall); an
     iterative scan (pgvector >= 0.8) keeps scanning past it until enough rows pass the filter.
     Both are ``SET LOCAL``, so they need (and end with) a transaction.
     """
@@ -181,7 +184,8 @@ def neighbours_hnsw(
     )
     literal = vector_literal(vector)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {min(max(int(limit), 40), 1000)}")
+        ef_search = min(max(int(limit), int(search_setting("SEARCH_EF_SEARCH"))), 1000)
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
         if iterative_scan_supported():
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL hnsw.max_scan_tuples = {int(search_setting('SEARCH_MAX_SCAN_TUPLES'))}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from search.vector_store import ProductFilter
 CONFIG = "english"  # stems plurals ("shirts" finds "shirt"); SKUs use "simple"
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 VOCABULARY_KEY = "snapshelf:search:vocabulary"
+LOCAL_VOCABULARY_SECONDS = 30.0
+_local_vocabulary: list = [0.0, []]  # [expires (monotonic), words]
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,9 @@ def vocabulary() -> list[str]:
     """The words of the catalog's titles, brands, categories and attribute values, sorted (for
     prefix checks) and cached for SEARCH_STATS_TTL_SECONDS. Surface words, not stems, so that a
     corrected query still reads well to people and to the text model."""
+    now = time.monotonic()
+    if _local_vocabulary[0] > now:
+        return _local_vocabulary[1]
     words = cache.get(VOCABULARY_KEY)
     if words is None:
         documents = (
@@ -130,11 +136,15 @@ def vocabulary() -> list[str]:
             cursor.execute("SELECT word FROM ts_stat(%s) WHERE word ~ '^[[:alpha:]]+$'", [documents])
             words = sorted(row[0] for row in cursor.fetchall())
         cache.set(VOCABULARY_KEY, words, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    # Also kept in the process for a short while: unpickling a large vocabulary from Redis on
+    # every query would cost milliseconds.
+    _local_vocabulary[:] = [now + LOCAL_VOCABULARY_SECONDS, words]
     return words
 
 
 def vocabulary_forget() -> None:
     cache.delete(VOCABULARY_KEY)
+    _local_vocabulary[:] = [0.0, []]
 
 
 def _stop_words(words: list[str]) -> list[bool]:
