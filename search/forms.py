@@ -24,7 +24,12 @@ class SearchForm(forms.Form):
     # A second input with capture="environment": phones open the camera for it.
     camera = forms.FileField(label="Take a photo", required=False)
     token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput)
-    category = forms.ModelChoiceField(Category.objects.all(), required=False, empty_label="All categories")
+    # Parents loaded with the category: each option's label is its full path.
+    category = forms.ModelChoiceField(
+        Category.objects.select_related("parent__parent__parent").order_by("parent_id", "name"),
+        required=False,
+        empty_label="All categories",
+    )
     colour = forms.ChoiceField(required=False)
     price_min = forms.DecimalField(label="Price from", required=False, min_value=0, max_digits=12, decimal_places=2)
     price_max = forms.DecimalField(label="Price to", required=False, min_value=0, max_digits=12, decimal_places=2)

@@ -207,21 +207,6 @@ def iterative_scan_supported() -> bool:
     return _extension_version(connection.alias) >= (0, 8)
 
 
-def neighbour_plan(
-    model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter | None = None
-) -> str:
-    """EXPLAIN of the HNSW query (tests check that it uses the partial index)."""
-    where, params = _where(model, product_filter)
-    dim = _dim(model, kind)
-    expression = f"{_cast(model, kind, halfvec=False)} <=> %s::vector({dim})"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"EXPLAIN SELECT e.product_id FROM {TABLES[kind]} e WHERE {where} ORDER BY {expression} LIMIT {int(limit)}",
-            [*params, vector_literal(vector)],
-        )
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
 def vectors_sample(model: EmbeddingModel, kind: str, *, size: int) -> np.ndarray:
     """Up to ``size`` random stored vectors of the model (for its score distribution)."""
     with connection.cursor() as cursor:

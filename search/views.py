@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from catalog.models import Category
 from catalog.selectors import product_list_active
 from search.conf import search_setting
 from search.forms import PAGE_SIZE, SearchForm
@@ -29,7 +28,7 @@ def search_results(request: HttpRequest) -> HttpResponse:
     redirect to the GET page of its token, so reload, back and sharing a page work."""
     data = request.POST if request.method == "POST" else request.GET
     form = SearchForm(data, request.FILES or None)
-    context: dict[str, object] = {"form": form, "categories": Category.objects.filter(parent=None)}
+    context: dict[str, object] = {"form": form}
     if not form.is_valid():
         return render(request, "search/results.html", context, status=400)
     if not form.has_query:
