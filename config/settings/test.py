@@ -22,6 +22,7 @@ MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))  # 
 CACHES["default"]["KEY_PREFIX"] = "snapshelf-test"  # noqa: F405
 THUMBNAIL_DEBUG = True
 WHITENOISE_USE_FINDERS = True
+SERVE_MEDIA = True  # the browser tests load product images from the live server
 
 if EMBEDDED_REDIS is not None:  # noqa: F405
     # Any process that started the throwaway Redis (pytest, mypy's Django plugin, manage.py
