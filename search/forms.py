@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
@@ -39,11 +39,12 @@ class SearchForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         colours = attribute_values("colour")
-        self.fields["colour"].choices = [("", "Any colour")] + [(c, c.title()) for c in colours]
+        colour_field = cast(forms.ChoiceField, self.fields["colour"])
+        colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in colours]
         self.image: Image.Image | None = None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         upload = cleaned.get("photo") or cleaned.get("camera")
         if upload:
             self.image = self._image(upload)
@@ -51,8 +52,9 @@ class SearchForm(forms.Form):
 
     def _image(self, upload: UploadedFile) -> Image.Image | None:
         limit = catalog_setting("IMAGE_MAX_BYTES")
-        if (upload.size or 0) > limit:
-            self.add_error("photo", f"The photo is too large ({upload.size / 1_048_576:.1f} MB); the limit is "
+        size = upload.size or 0
+        if size > limit:
+            self.add_error("photo", f"The photo is too large ({size / 1_048_576:.1f} MB); the limit is "
                                     f"{limit / 1_048_576:.0f} MB.")  # fmt: skip
             return None
         try:

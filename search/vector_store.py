@@ -13,6 +13,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
@@ -112,7 +113,7 @@ class ProductFilter:
     """A ``SELECT`` of product ids (with its parameters) that vector rows must belong to."""
 
     sql: str
-    params: tuple[object, ...]
+    params: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _item_column(kind: str) -> str:
     return "e.image_id" if kind == "image" else "e.product_id"
 
 
-def _where(model: EmbeddingModel, product_filter: ProductFilter | None) -> tuple[str, list[object]]:
+def _where(model: EmbeddingModel, product_filter: ProductFilter | None) -> tuple[str, list[Any]]:
     # The predicate repeats the partial index's "model_id = <pk>" literally (see the module docstring).
     sql = f"e.model_id = {int(model.pk)} AND e.embedding IS NOT NULL"
     if product_filter is None:
