@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
@@ -39,8 +39,7 @@ class SearchForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         colours = attribute_values("colour")
-        colour_field = self.fields["colour"]
-        assert isinstance(colour_field, forms.ChoiceField)
+        colour_field = cast(forms.ChoiceField, self.fields["colour"])
         colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in colours]
         self.image: Image.Image | None = None
 
