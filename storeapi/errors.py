@@ -78,6 +78,8 @@ def _shape(exc: Exception, status_code: int) -> dict[str, Any]:
 
 
 def _code_of(exc: exceptions.APIException, status_code: int) -> str:
+    if not type(exc).__module__.startswith("rest_framework."):
+        return str(exc.default_code)  # our own exceptions name their code
     if isinstance(exc, exceptions.NotAuthenticated):
         return "not_authenticated"
     if isinstance(exc, exceptions.AuthenticationFailed):

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 
 from catalog.importing.readers import generic_record_to_row
-from catalog.importing.rows import ImageSource, ImportRow, RowError
+from catalog.importing.rows import ImageSource, ImportRow, RowError, RowFailure
 from catalog.importing.runner import CatalogImporter, RowOutcome
 from catalog.models import Product, ProductImage
 from catalog.services import UpsertResult, category_get_or_create_path, product_upsert
@@ -47,9 +47,7 @@ class ProductWrite:
     images_queued: int = 0
 
 
-def product_row_upsert(row: ImportRow | RowError, *, row_number: int, importer: ApiCatalogImporter) -> ProductWrite:
-    if isinstance(row, RowError):
-        return ProductWrite(RowOutcome(row_number, "", None, reason=str(row)))
+def product_row_upsert(row: ImportRow | RowFailure, *, importer: ApiCatalogImporter) -> ProductWrite:
     before = importer.images_queued
     outcome = importer.import_row(row)
     return ProductWrite(outcome, importer.images_queued - before if not outcome.failed else 0)
@@ -59,23 +57,23 @@ def products_bulk_upsert(*, records: list[Any]) -> list[ProductWrite]:
     """Upsert each record on its own: a bad row fails with its reason and the others still go in."""
     importer = ApiCatalogImporter()
     return [
-        product_row_upsert(api_record_to_row(index, record), row_number=index, importer=importer)
-        for index, record in enumerate(records)
+        product_row_upsert(api_record_to_row(index, record), importer=importer) for index, record in enumerate(records)
     ]
 
 
-def api_record_to_row(index: int, record: Any) -> ImportRow | RowError:
+def api_record_to_row(index: int, record: Any) -> ImportRow | RowFailure:
     """The generic import columns, plus the flags an API client may set."""
     if not isinstance(record, Mapping):
-        return RowError("each product must be a JSON object")
+        return RowFailure(index, "", "each product must be a JSON object")
+    sku = str(record.get("sku") or "").strip()[:100]
     try:
         row = generic_record_to_row(index, dict(record))
     except RowError as exc:
-        return exc
+        return RowFailure(index, sku, str(exc))
     for flag in ("is_active", "in_stock"):
         if flag in record:
             if not isinstance(record[flag], bool):
-                return RowError(f"{flag} must be true or false")
+                return RowFailure(index, sku, f"{flag} must be true or false")
             row.fields[flag] = record[flag]
     row.images = [_image_source(image) for image in _images_of(record)] or row.images
     return row
