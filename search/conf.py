@@ -31,6 +31,27 @@ DEFAULTS: dict[str, Any] = {
     "TORCH_THREADS": 0,
     # "auto" (CUDA when available, else CPU), "cpu" or "cuda".
     "EMBEDDING_DEVICE": "auto",
+    # Search. A filtered vector query whose filter the planner expects to keep at most this many
+    # vector rows is answered by an exact scan (cheap there, and HNSW would drop rows).
+    "SEARCH_EXACT_SCAN_MAX_ROWS": 5000,
+    # pgvector's cap on rows one iterative index scan visits before giving up (its default).
+    "SEARCH_MAX_SCAN_TUPLES": 20000,
+    # Reciprocal rank fusion constant: score = sum over legs of 1 / (k + rank).
+    "SEARCH_RRF_K": 60,
+    # "No close match" when a photo's best distance is beyond this quantile of the distances
+    # between random pairs of catalog images (the model's own score distribution).
+    "SEARCH_NO_MATCH_QUANTILE": 0.02,
+    # Words that match nothing in the catalog are corrected to the closest catalog word at or
+    # above this similarity (difflib ratio, 0-1).
+    "SEARCH_TYPO_CUTOFF": 0.75,
+    # How long the catalog vocabulary (for typo correction) and score distribution are cached.
+    "SEARCH_STATS_TTL_SECONDS": 300,
+    # How long a photo query's vector is kept (paging, filters, crop) under its token.
+    "SEARCH_QUERY_TTL_SECONDS": 3600,
+    # Keep the (downscaled) query photo with its vector, so result pages can show it without JS.
+    "SEARCH_KEEP_QUERY_PHOTO": False,
+    # Deepest result a query may page to (offset + limit).
+    "SEARCH_MAX_DEPTH": 1000,
 }
 
 

@@ -8,6 +8,8 @@ side by side in untyped ``vector`` columns; each model gets its own partial HNSW
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from pgvector.django import VectorField
 
@@ -102,3 +104,27 @@ class ProductEmbedding(EmbeddingRow):
 
     def __str__(self) -> str:
         return f"product {self.product_id} / model {self.model_id}: {self.status}"
+
+
+class ProductKeywords(models.Model):
+    """A product's full-text document for the keyword leg of search, kept beside the catalog.
+
+    A separate table because the document needs the category path (a join) and because the
+    ``catalog`` app should not know how search weighs its fields. Refreshed whenever the
+    product's embedding text is marked (search/signals.py).
+    """
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # Weighted: title and SKU A, brand, category and attributes B, description D.
+    document = SearchVectorField()
+    # Upper-cased SKU for prefix matches with a pattern-ops btree (LIKE 'ABC%').
+    sku_key = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["document"], name="product_keywords_document"),
+            models.Index(fields=["sku_key"], name="product_keywords_sku", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"keywords of product {self.product_id}"

@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from catalog.models import Category, Product, ProductImage
 from catalog.selectors import category_subtree_ids
 from search.services.index_queue import image_embeddings_mark_pending, product_embeddings_mark_pending
+from search.services.keywords import product_keywords_refresh
 from search.tasks import embeddings_process_enqueue
 
 
@@ -22,6 +23,7 @@ def image_saved(sender: type, instance: ProductImage, **kwargs: Any) -> None:
 
 @receiver(post_save, sender=Product, dispatch_uid="search_product_saved")
 def product_saved(sender: type, instance: Product, **kwargs: Any) -> None:
+    product_keywords_refresh([instance])
     if product_embeddings_mark_pending([instance]):
         transaction.on_commit(embeddings_process_enqueue)
 
@@ -32,5 +34,6 @@ def category_saved(sender: type, instance: Category, created: bool, **kwargs: An
     if created:
         return
     products = Product.objects.filter(category_id__in=category_subtree_ids(instance)).select_related("category")
+    product_keywords_refresh(products)
     if product_embeddings_mark_pending(products):
         transaction.on_commit(embeddings_process_enqueue)

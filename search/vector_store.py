@@ -9,11 +9,13 @@ skip the partial index).
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 
 from search.conf import search_setting
 from search.models import EmbeddingModel
@@ -100,3 +102,144 @@ def vectors_write(kind: str, writes: Sequence[VectorWrite], *, worker: str) -> i
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         return max(cursor.rowcount, 0)
+
+
+# --- nearest-neighbour reads ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    """A ``SELECT`` of product ids (with its parameters) that vector rows must belong to."""
+
+    sql: str
+    params: tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    item_id: int  # the image id for image vectors, the product id for product-text vectors
+    product_id: int
+    distance: float  # cosine distance, 0 (same direction) to 2
+
+
+def _item_column(kind: str) -> str:
+    return "e.image_id" if kind == "image" else "e.product_id"
+
+
+def _where(model: EmbeddingModel, product_filter: ProductFilter | None) -> tuple[str, list[object]]:
+    # The predicate repeats the partial index's "model_id = <pk>" literally (see the module docstring).
+    sql = f"e.model_id = {int(model.pk)} AND e.embedding IS NOT NULL"
+    if product_filter is None:
+        return sql, []
+    return f"{sql} AND e.product_id IN ({product_filter.sql})", list(product_filter.params)
+
+
+def filtered_rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter) -> int:
+    """The planner's estimate of how many vector rows pass the filter (EXPLAIN, nothing is read)."""
+    where, params = _where(model, product_filter)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLES[kind]} e WHERE {where}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):  # psycopg returns EXPLAIN's JSON as text unless a json loader is registered
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def neighbours_exact(
+    model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter | None = None
+) -> list[Neighbour]:
+    """Exact nearest neighbours: filter first (a materialised CTE cannot use the HNSW index), then sort."""
+    where, params = _where(model, product_filter)
+    dim = _dim(model, kind)
+    sql = (
+        f"WITH candidates AS MATERIALIZED (SELECT {_item_column(kind)} AS item_id, e.product_id, e.embedding "
+        f"FROM {TABLES[kind]} e WHERE {where}) "
+        f"SELECT item_id, product_id, embedding::vector({dim}) <=> %s::vector({dim}) AS distance "
+        f"FROM candidates ORDER BY distance, item_id LIMIT {int(limit)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, vector_literal(vector)])
+        return [Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in cursor.fetchall()]
+
+
+def neighbours_hnsw(
+    model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter | None = None
+) -> list[Neighbour]:
+    """Approximate nearest neighbours through the model's HNSW index.
+
+    ``hnsw.ef_search`` caps how many rows one index scan returns, so it follows ``limit``; an
+    iterative scan (pgvector >= 0.8) keeps scanning past it until enough rows pass the filter.
+    Both are ``SET LOCAL``, so they need (and end with) a transaction.
+    """
+    where, params = _where(model, product_filter)
+    halfvec = bool(search_setting("HALFVEC_INDEX"))
+    query_type = f"{'halfvec' if halfvec else 'vector'}({_dim(model, kind)})"
+    expression = f"{_cast(model, kind, halfvec=halfvec)} <=> %s::{query_type}"
+    sql = (
+        f"SELECT {_item_column(kind)}, e.product_id, {expression} AS distance FROM {TABLES[kind]} e "
+        f"WHERE {where} ORDER BY {expression} LIMIT {int(limit)}"
+    )
+    literal = vector_literal(vector)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {min(max(int(limit), 40), 1000)}")
+        if iterative_scan_supported():
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute(f"SET LOCAL hnsw.max_scan_tuples = {int(search_setting('SEARCH_MAX_SCAN_TUPLES'))}")
+        cursor.execute(sql, [literal, *params, literal])
+        rows = [Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in cursor.fetchall()]
+    # relaxed_order may return rows slightly out of order.
+    return sorted(rows, key=lambda n: (n.distance, n.item_id))
+
+
+@functools.cache
+def _extension_version(alias: str) -> tuple[int, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    return tuple(int(part) for part in (row[0] if row else "0").split(".") if part.isdigit())
+
+
+def iterative_scan_supported() -> bool:
+    return _extension_version(connection.alias) >= (0, 8)
+
+
+def neighbour_plan(
+    model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter | None = None
+) -> str:
+    """EXPLAIN of the HNSW query (tests check that it uses the partial index)."""
+    where, params = _where(model, product_filter)
+    dim = _dim(model, kind)
+    expression = f"{_cast(model, kind, halfvec=False)} <=> %s::vector({dim})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN SELECT e.product_id FROM {TABLES[kind]} e WHERE {where} ORDER BY {expression} LIMIT {int(limit)}",
+            [*params, vector_literal(vector)],
+        )
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def vectors_sample(model: EmbeddingModel, kind: str, *, size: int) -> np.ndarray:
+    """Up to ``size`` random stored vectors of the model (for its score distribution)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT embedding::text FROM {TABLES[kind]} e WHERE {_where(model, None)[0]} ORDER BY random() LIMIT %s",
+            [int(size)],
+        )
+        rows = [np.array(json_vector(row[0]), dtype=np.float32) for row in cursor.fetchall()]
+    return np.stack(rows) if rows else np.zeros((0, _dim(model, kind)), dtype=np.float32)
+
+
+def vectors_of_images(model: EmbeddingModel, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """The model's stored vectors of these images (for "similar products")."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.image_id, e.embedding::text FROM {TABLES['image']} e "
+            f"WHERE {_where(model, None)[0]} AND e.image_id = ANY(%s)",
+            [list(image_ids)],
+        )
+        return {int(row[0]): np.array(json_vector(row[1]), dtype=np.float32) for row in cursor.fetchall()}
+
+
+def json_vector(text: str) -> list[float]:
+    """pgvector's text form ``[1,2,3]`` is also JSON."""
+    return [float(value) for value in json.loads(text)]

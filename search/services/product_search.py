@@ -1,17 +1,46 @@
 """The one search service used by the storefront, the API and the admin.
 
-Interface agreed between the storefront, API and search work; the ranking itself lives in
-``search/vector_store.py`` (vector SQL) and this module (fusion, grouping, fallbacks).
+A query runs up to five ranked *legs* and fuses them by reciprocal rank fusion (each leg adds
+``1 / (k + rank)`` to a product's score):
+
+- ``sku``: SKU prefix matches (an exact SKU match is pinned first, above any fused score);
+- ``keyword``: Postgres full-text over title, SKU, brand, category, attributes and description,
+  with query words corrected against the catalog's vocabulary (search/services/keywords.py);
+- ``text``: the query's text vector against product-text vectors (always);
+- ``text-image``: the query's text vector against image vectors (models with one shared space);
+- ``photo``: the query photo's vector against image vectors, each product once with the image
+  that matched.
+
+Every leg applies the same filters. Vector SQL lives in search/vector_store.py; the choice of
+HNSW or exact scan in search/services/vector_legs.py.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
+from django.db.models import QuerySet
 from PIL import Image
 
 from catalog.models import Category, Product, ProductImage
+from catalog.selectors import category_subtree_ids, product_list_active
+from search.conf import search_setting
+from search.embedders.base import Embedder, EmbedderLoadError
+from search.models import EmbeddingModel
+from search.services import keywords
+from search.services.model_switch import embedding_model_active
+from search.services.query_photos import query_photo_keep, query_photo_load
+from search.services.vector_legs import ProductMatch, no_match_distance, products_nearest
+from search.vector_store import ProductFilter, vectors_of_images
+
+logger = logging.getLogger(__name__)
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -54,6 +83,9 @@ class SearchResult:
     fallback: str = ""  # "", "keyword" or "category" when close_match is False
     image_token: str = ""  # reuse in SearchQuery.image_token for the next page
     model_name: str = ""
+    corrected_text: str = ""  # the words searched for when some were corrected ("" when none were)
+    # Top-level categories to browse, offered when there is no close match and no words to fall back on.
+    suggested_categories: list[Category] = field(default_factory=list)
 
 
 class SearchError(ValueError):
@@ -61,8 +93,250 @@ class SearchError(ValueError):
 
 
 def product_search(query: SearchQuery) -> SearchResult:
-    raise NotImplementedError("implemented on the search branch")
+    """Run ``query``; raises SearchError with a message for people when it cannot run."""
+    _validate(query)
+    text = query.text.strip()
+    model = embedding_model_active()
+    product_filter = product_filter_build(query.filters)
+    depth = query.offset + query.limit + 1  # one more than the page: has_more
+    photo, token = _query_photo_vector(query, model)
+    if photo is None and not text:
+        return _category_browse(query)
+    result = SearchResult(hits=[], has_more=False, image_token=token, model_name=model.name if model else "")
+    legs, pinned = _text_legs(text, product_filter, depth, result)
+    if model is not None:
+        legs += _vector_legs(model, result.corrected_text or text, photo, product_filter, depth)
+    # With filters the shopper has said what they want ("like this, but blue"): the nearest
+    # products that pass are the answer even when they are not close.
+    if photo is not None and query.filters == SearchFilters() and not _close(model, legs):
+        return _no_close_match(query, result, [leg for leg in legs if leg.name in ("sku", "keyword")])
+    ranked = _fuse(legs, pinned)
+    result.hits = _hits(ranked[query.offset : query.offset + query.limit], legs)
+    result.has_more = len(ranked) > query.offset + query.limit
+    return result
+
+
+def _validate(query: SearchQuery) -> None:
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise SearchError(f"limit must be between 1 and {MAX_LIMIT}.")
+    if query.offset < 0:
+        raise SearchError("offset must not be negative.")
+    if query.offset + query.limit > search_setting("SEARCH_MAX_DEPTH"):
+        depth = search_setting("SEARCH_MAX_DEPTH")
+        raise SearchError(f"Results are available up to number {depth}; refine the search.")
+    if len(query.text) > 500:
+        raise SearchError("The search text is too long (500 characters at most).")
+    if not query.text.strip() and query.image is None and not query.image_token and query.filters.category is None:
+        raise SearchError("Type a few words, add a photo, or pick a category.")
+
+
+def product_filter_build(filters: SearchFilters) -> ProductFilter:
+    """The filters as a ``SELECT id FROM catalog_product ...`` that every leg repeats."""
+    sql, params = products_filtered(filters).values("id").query.sql_with_params()
+    return ProductFilter(sql, tuple(params))
+
+
+def products_filtered(filters: SearchFilters) -> QuerySet[Product]:
+    products = Product.objects.filter(is_active=True)
+    if filters.category is not None:
+        products = products.filter(category_id__in=category_subtree_ids(filters.category))
+    if filters.price_min is not None:
+        products = products.filter(price__gte=filters.price_min)
+    if filters.price_max is not None:
+        products = products.filter(price__lte=filters.price_max)
+    if filters.in_stock is not None:
+        products = products.filter(in_stock=filters.in_stock)
+    if filters.brand:
+        products = products.filter(brand__iexact=filters.brand)
+    for key, value in filters.attributes.items():
+        if not ATTRIBUTE_KEY.match(key):
+            raise SearchError(f"Unknown attribute {key[:50]!r}.")
+        products = products.filter(**{f"attributes__{key}__iexact": value})
+    return products
+
+
+# --- legs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Leg:
+    name: str
+    matches: list[ProductMatch]
+
+
+def _text_legs(
+    text: str, product_filter: ProductFilter, depth: int, result: SearchResult
+) -> tuple[list[Leg], int | None]:
+    if not text:
+        return [], None
+    pinned = keywords.sku_exact(text, product_filter)
+    sku = [ProductMatch(pk, 0.0, None) for pk in keywords.sku_prefix(text, product_filter, limit=depth)]
+    words = keywords.query_words(text)
+    corrected = keywords.words_correct(words)
+    if corrected != words:
+        result.corrected_text = " ".join(corrected)
+    hits = keywords.keyword_hits(corrected, product_filter, limit=depth)
+    return [Leg("sku", sku), Leg("keyword", [ProductMatch(h.product_id, 0.0, None) for h in hits])], pinned
+
+
+def _vector_legs(
+    model: EmbeddingModel, text: str, photo: np.ndarray | None, product_filter: ProductFilter, depth: int
+) -> list[Leg]:
+    def nearest(kind: str, vector: np.ndarray) -> list[ProductMatch]:
+        return products_nearest(model, kind, vector, products=depth, product_filter=product_filter)
+
+    legs = []
+    if text:
+        vector = _embedder(model).embed_texts([text])[0]
+        legs.append(Leg("text", nearest("product", vector)))
+        if model.shared_space:
+            legs.append(Leg("text-image", nearest("image", vector)))
+    if photo is not None:
+        legs.append(Leg("photo", nearest("image", photo)))
+    return legs
+
+
+def _embedder(model: EmbeddingModel) -> Embedder:
+    from search.embedders.registry import embedder_get
+
+    try:
+        embedder = embedder_get(model.name)
+    except EmbedderLoadError as exc:
+        logger.error("search model %s cannot be loaded: %s", model.name, exc)
+        raise SearchError("Search by photo is unavailable right now; try words instead.") from exc
+    if embedder.model_id != model.model_id:
+        # The settings now load other weights than the index was built with: vectors would not compare.
+        logger.error("search model %s loads %s but the index holds %s", model.name, embedder.model_id, model.model_id)
+        raise SearchError("The search index is being rebuilt; try again later.")
+    return embedder
+
+
+def _query_photo_vector(query: SearchQuery, model: EmbeddingModel | None) -> tuple[np.ndarray | None, str]:
+    if query.image is None and not query.image_token:
+        return None, ""
+    if model is None:
+        raise SearchError("Search by photo is not ready yet: the catalog is still being indexed.")
+    if query.image is not None:
+        vector = _embedder(model).embed_images([query.image])[0]
+        return vector, query_photo_keep(model=model, vector=vector, image=query.image)
+    kept = query_photo_load(query.image_token, model=model)
+    if kept is None:
+        raise SearchError("That photo search has expired; add the photo again.")
+    return kept.vector, query.image_token
+
+
+# --- fusion and hits -----------------------------------------------------------------------
+
+
+def _fuse(legs: Sequence[Leg], pinned: int | None) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion; an exact SKU match scores above anything fusion can give."""
+    k = float(search_setting("SEARCH_RRF_K"))
+    scores: dict[int, float] = {}
+    for leg in legs:
+        for rank, match in enumerate(leg.matches, start=1):
+            scores[match.product_id] = scores.get(match.product_id, 0.0) + 1.0 / (k + rank)
+    if pinned is not None:
+        scores[pinned] = scores.get(pinned, 0.0) + len(legs) + 1.0
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+REASONS = {
+    "sku": "SKU matches",
+    "keyword": "words match",
+    "text": "description is close in meaning",
+    "text-image": "picture matches the words",
+}
+
+
+def _hits(ranked: list[tuple[int, float]], legs: Sequence[Leg]) -> list[SearchHit]:
+    ids = [pk for pk, _ in ranked]
+    products = product_list_active().in_bulk(ids)
+    by_leg = {leg.name: {m.product_id: m for m in leg.matches} for leg in legs}
+    hits = []
+    for pk, score in ranked:
+        product = products.get(pk)
+        if product is None:  # deactivated between the legs and now
+            continue
+        hit = SearchHit(product=product, score=score)
+        for name, matches in by_leg.items():
+            match = matches.get(pk)
+            if match is not None:
+                _explain(hit, name, match)
+        hits.append(hit)
+    return hits
+
+
+def _explain(hit: SearchHit, leg: str, match: ProductMatch) -> None:
+    if leg == "photo" or (leg == "text-image" and hit.matched_image is None):
+        images = {image.pk: image for image in hit.product.images.all()}
+        hit.matched_image = images.get(match.image_id) if match.image_id else None
+    if leg == "photo":
+        hit.distance = match.distance
+        hit.reasons.append(f"looks alike (distance {match.distance:.2f})")
+    else:
+        hit.reasons.append(REASONS[leg])
+
+
+# --- no close match, browsing --------------------------------------------------------------
+
+
+def _close(model: EmbeddingModel | None, legs: Sequence[Leg]) -> bool:
+    photo = next((leg for leg in legs if leg.name == "photo"), None)
+    if model is None or photo is None or not photo.matches:
+        return photo is None or bool(photo.matches)
+    threshold = no_match_distance(model)
+    return threshold is None or photo.matches[0].distance <= threshold
+
+
+def _no_close_match(query: SearchQuery, result: SearchResult, keyword_legs: list[Leg]) -> SearchResult:
+    """Even the best photo match is far off: offer the words' results, or categories to browse."""
+    result.close_match = False
+    ranked = _fuse(keyword_legs, None)
+    if ranked:
+        result.fallback = "keyword"
+        result.hits = _hits(ranked[query.offset : query.offset + query.limit], keyword_legs)
+        result.has_more = len(ranked) > query.offset + query.limit
+    elif query.filters.category is not None:
+        browse = _category_browse(query)
+        result.fallback, result.hits, result.has_more = "category", browse.hits, browse.has_more
+    else:
+        result.fallback = "category"
+        result.suggested_categories = list(Category.objects.filter(parent=None).order_by("name")[:12])
+    return result
+
+
+def _category_browse(query: SearchQuery) -> SearchResult:
+    """No words and no photo, but a category: its products (and the other filters), newest first."""
+    products = products_filtered(query.filters).order_by("-updated_at", "-id")
+    ids = list(products.values_list("pk", flat=True)[query.offset : query.offset + query.limit + 1])
+    ranked = [(pk, 0.0) for pk in ids]
+    hits = _hits(ranked[: query.limit], [])
+    return SearchResult(hits=hits, has_more=len(ids) > query.limit)
+
+
+# --- similar products ----------------------------------------------------------------------
 
 
 def products_similar(product: Product, *, limit: int = 12) -> list[SearchHit]:
-    raise NotImplementedError("implemented on the search branch")
+    """Products whose images look like this product's, leaving out the product itself and
+    products that carry a byte-identical copy of one of its images (the same photo re-listed)."""
+    model = embedding_model_active()
+    images = list(product.images.all())
+    if model is None or not images:
+        return []
+    vectors = vectors_of_images(model, [image.pk for image in images])
+    others = (
+        Product.objects.filter(is_active=True)
+        .exclude(pk=product.pk)
+        .exclude(images__sha256__in=[image.sha256 for image in images])
+    )
+    sql, params = others.values("id").query.sql_with_params()
+    product_filter = ProductFilter(sql, tuple(params))
+    best: dict[int, ProductMatch] = {}
+    for vector in vectors.values():
+        for match in products_nearest(model, "image", vector, products=limit, product_filter=product_filter):
+            if match.product_id not in best or match.distance < best[match.product_id].distance:
+                best[match.product_id] = match
+    matches = sorted(best.values(), key=lambda m: (m.distance, m.product_id))[:limit]
+    leg = Leg("photo", matches)
+    return _hits([(m.product_id, 1.0 - m.distance) for m in matches], [leg])

@@ -1,0 +1,95 @@
+"""Vector legs of search: choosing HNSW or an exact scan, grouping image rows by product, and the
+model's score distribution for "no close match". The SQL itself is in search/vector_store.py.
+
+Why the choice matters (measured, docs/adr/0001-filtered-vector-search.md): with a selective
+filter the planner still picks the HNSW index, which then returns almost nothing. So the
+service estimates the filtered row count and scans exactly below SEARCH_EXACT_SCAN_MAX_ROWS,
+and falls back to an exact scan whenever an HNSW scan comes back short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.cache import cache
+
+from search.conf import search_setting
+from search.models import EmbeddingModel
+from search.vector_store import (
+    Neighbour,
+    ProductFilter,
+    filtered_rows_estimate,
+    neighbours_exact,
+    neighbours_hnsw,
+    vectors_sample,
+)
+
+# Image rows fetched per wanted product: products have a few images each.
+IMAGE_FANOUT = 2
+DISTANCE_SAMPLE = 400
+
+
+@dataclass(frozen=True)
+class ProductMatch:
+    product_id: int
+    distance: float
+    image_id: int | None  # the image that matched (image vectors)
+
+
+def neighbours(
+    model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter
+) -> list[Neighbour]:
+    """``limit`` nearest rows that pass the filter, never fewer than exist."""
+    if filtered_rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS"):
+        return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
+    rows = neighbours_hnsw(model, kind, vector, limit=limit, product_filter=product_filter)
+    if len(rows) < limit:
+        # The index scan gave up (max_scan_tuples) or the estimate was wrong: only an exact
+        # scan can tell "fewer exist" from "not found".
+        return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
+    return rows
+
+
+def products_nearest(
+    model: EmbeddingModel, kind: str, vector: np.ndarray, *, products: int, product_filter: ProductFilter
+) -> list[ProductMatch]:
+    """The ``products`` nearest products, each once, with its best-matching image."""
+    if kind == "product":
+        rows = neighbours(model, kind, vector, limit=products, product_filter=product_filter)
+        return [ProductMatch(row.product_id, row.distance, None) for row in rows]
+    fetch = products * IMAGE_FANOUT
+    while True:
+        rows = neighbours(model, "image", vector, limit=fetch, product_filter=product_filter)
+        matches = _group_by_product(rows)
+        # Fewer rows than asked for means there are no more; otherwise ask deeper until enough
+        # distinct products turn up.
+        if len(matches) >= products or len(rows) < fetch:
+            return matches[:products]
+        fetch *= 2
+
+
+def _group_by_product(rows: list[Neighbour]) -> list[ProductMatch]:
+    best: dict[int, ProductMatch] = {}
+    for row in rows:  # nearest first: the first row of a product is its best image
+        if row.product_id not in best:
+            best[row.product_id] = ProductMatch(row.product_id, row.distance, row.item_id)
+    return list(best.values())
+
+
+def no_match_distance(model: EmbeddingModel) -> float | None:
+    """Beyond this distance a photo's best match counts as "no close match": the
+    SEARCH_NO_MATCH_QUANTILE quantile of distances between random pairs of catalog images.
+    None while the catalog is too small to say."""
+    quantile = float(search_setting("SEARCH_NO_MATCH_QUANTILE"))
+    key = f"snapshelf:search:no-match:{model.pk}:{quantile}"
+    cached = cache.get(key)
+    if cached is not None:
+        return None if cached < 0 else float(cached)
+    sample = vectors_sample(model, "image", size=DISTANCE_SAMPLE)
+    threshold = -1.0
+    if len(sample) >= 20:
+        distances = 1.0 - sample @ sample.T
+        threshold = float(np.quantile(distances[np.triu_indices(len(sample), k=1)], quantile))
+    cache.set(key, threshold, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    return None if threshold < 0 else threshold
