@@ -7,11 +7,12 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from catalog.conf import catalog_setting
 from catalog.models import Category
 from storeapi.conf import api_setting
-from storeapi.serializers.products import ProductImageSerializer, ProductSerializer
+from storeapi.serializers.products import CategorySerializer, ProductImageSerializer, ProductSerializer
 
 
 @extend_schema_field(
@@ -58,6 +59,12 @@ class SearchFiltersSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=200), required=False, default=dict, help_text='e.g. {"colour": "red"}'
     )
 
+    def get_value(self, dictionary: Any) -> Any:
+        # DRF reads nested serializers from forms as "filters.brand" keys; ours send one JSON field.
+        if html.is_html_input(dictionary) and self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):  # multipart forms send the filters as JSON text
             try:
@@ -81,8 +88,9 @@ class SearchRequestSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("text", "").strip() and not attrs.get("image") and not attrs.get("cursor"):
-            raise serializers.ValidationError("Send text, an image, or both.")
+        filters = attrs.get("filters") or {}
+        if not any((attrs.get("text", "").strip(), attrs.get("image"), attrs.get("cursor"), filters.get("category"))):
+            raise serializers.ValidationError("Send text, an image (or both), or a category filter to browse.")
         return attrs
 
 
@@ -99,7 +107,9 @@ class SearchResponseSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
     close_match = serializers.BooleanField(help_text="False: even the best hit is far from the photo.")
     fallback = serializers.CharField(help_text="'', 'keyword' or 'category' when close_match is false.")
-    model = serializers.CharField()
+    model = serializers.CharField(help_text="The embedding model that ranked the results.")
+    corrected_text = serializers.CharField(help_text="The words searched for when some were corrected, else ''.")
+    suggested_categories = CategorySerializer(many=True, help_text="Categories to browse when nothing is close.")
 
 
 class SimilarResponseSerializer(serializers.Serializer):

@@ -9,16 +9,10 @@ from django.core import signing
 from rest_framework import exceptions
 
 from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
-from search.models import EmbeddingModel
+from search.conf import search_setting
 from search.services.product_search import SearchFilters, SearchQuery, SearchResult, product_search
 
 CURSOR_SALT = "storeapi.search.cursor"
-
-
-class IndexNotReady(exceptions.APIException):
-    status_code = 503
-    default_detail = "The search index has no active model yet; try again when it is built."
-    default_code = "index_not_ready"
 
 
 @dataclass
@@ -32,8 +26,6 @@ class ApiSearch:
 
 def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
     """Run a search; returns the result and the cursor of the next page (None on the last)."""
-    if not EmbeddingModel.objects.filter(status=EmbeddingModel.Status.ACTIVE).exists():
-        raise IndexNotReady()
     offset, image_token = _cursor_read(search.cursor) if search.cursor else (0, "")
     query = SearchQuery(
         text=search.text.strip(), image=_photo(search.image), image_token="" if search.image else image_token,
@@ -41,7 +33,8 @@ def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
     )  # fmt: skip
     result = product_search(query)
     next_cursor = None
-    if result.has_more:
+    # No cursor to a page the service would refuse (it ranks up to SNAPSHELF_SEARCH_MAX_DEPTH results).
+    if result.has_more and offset + 2 * search.limit <= search_setting("SEARCH_MAX_DEPTH"):
         next_cursor = signing.dumps({"o": offset + search.limit, "t": result.image_token}, salt=CURSOR_SALT)
     return result, next_cursor
 

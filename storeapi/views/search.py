@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from catalog.models import Product
 from search.services.product_search import SearchError, SearchFilters, SearchHit, products_similar
+from storeapi.serializers.products import CategorySerializer
 from storeapi.serializers.search import (
     SearchHitSerializer,
     SearchRequestSerializer,
@@ -16,7 +17,7 @@ from storeapi.serializers.search import (
     SimilarParamsSerializer,
     SimilarResponseSerializer,
 )
-from storeapi.services.search import ApiSearch, IndexNotReady, search_run
+from storeapi.services.search import ApiSearch, search_run
 from storeapi.views.base import ApiView
 
 
@@ -50,6 +51,8 @@ class SearchView(ApiView):
             "close_match": result.close_match,
             "fallback": result.fallback,
             "model": result.model_name,
+            "corrected_text": result.corrected_text,
+            "suggested_categories": CategorySerializer(result.suggested_categories, many=True).data,
         }
         return Response(body)
 
@@ -68,8 +71,5 @@ class ProductSimilarView(ApiView):
         product = Product.objects.filter(pk=pk, is_active=True).first()
         if product is None:
             raise NotFound(f"There is no active product with id {pk}.")
-        try:
-            hits = products_similar(product, limit=params.validated_data["limit"])
-        except SearchError as exc:
-            raise IndexNotReady(str(exc)) from exc
+        hits = products_similar(product, limit=params.validated_data["limit"])
         return Response({"results": _hits_data(hits, request)})
