@@ -8,13 +8,20 @@ from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage
 from storeapi.models import ImageFetch
-from storeapi.serializers.fields import AttributesField
+from storeapi.serializers.fields import (
+    AttributesField,
+    PriceField,
+    QueryParamsSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
 
 MAX_INT = 2_147_483_647
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    path = serializers.CharField(source="full_path", read_only=True)
+    path = StrictCharField(source="full_path", read_only=True)
 
     class Meta:
         model = Category
@@ -23,11 +30,12 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class CategoryCreateSerializer(serializers.Serializer):
-    path = serializers.CharField(max_length=1000, help_text="Levels separated by ' > ', e.g. 'Apparel > Tops'.")
+    path = StrictCharField(max_length=1000, help_text="Levels separated by ' > ', e.g. 'Apparel > Tops'.")
 
 
 class ProductImageSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    source_url = serializers.CharField(read_only=True, help_text="Where the image was fetched from, or ''.")
 
     class Meta:
         model = ProductImage
@@ -44,6 +52,8 @@ class ProductSerializer(serializers.ModelSerializer):
     category = serializers.SerializerMethodField(help_text="The category path, e.g. 'Apparel > Tops'.")
     images = ProductImageSerializer(many=True, read_only=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    # Blank when unknown, so not a "uri" in the schema.
+    url = serializers.CharField(read_only=True, help_text="The product's page in the store, or ''.")
 
     class Meta:
         model = Product
@@ -59,29 +69,29 @@ class ProductSerializer(serializers.ModelSerializer):
 
 class ImageUrlSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=2000)
-    alt_text = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    alt_text = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+    position = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
 
 
 class ProductWriteSerializer(serializers.Serializer):
     """The fields a client may send; on updates every field is optional and only given ones change."""
 
-    sku = serializers.CharField(max_length=100)
-    title = serializers.CharField(max_length=500)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
-    brand = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    category = serializers.CharField(
+    sku = StrictCharField(max_length=100)
+    title = StrictCharField(max_length=500)
+    description = StrictCharField(required=False, allow_blank=True, max_length=100_000)
+    brand = StrictCharField(required=False, allow_blank=True, max_length=200)
+    category = StrictCharField(
         required=False, allow_blank=True, max_length=1000, help_text="A path such as 'Apparel > Tops'; created if new."
     )
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    currency = serializers.CharField(
+    price = PriceField(required=False)
+    currency = StrictCharField(
         required=False, validators=[RegexValidator(r"^[A-Z]{3}\Z", "Use a three-letter code such as EUR.")]
     )
-    stock = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
-    in_stock = serializers.BooleanField(required=False)
+    stock = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
+    in_stock = StrictBooleanField(required=False)
     attributes = AttributesField(required=False)
     url = serializers.URLField(max_length=1000, required=False, allow_blank=True)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
     images = ImageUrlSerializer(many=True, required=False, max_length=50, help_text="Image URLs, fetched by a worker.")
 
     def validate_sku(self, value: str) -> str:
@@ -99,7 +109,7 @@ class ProductWriteSerializer(serializers.Serializer):
 
 class ProductUpsertResultSerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
-    images_queued = serializers.IntegerField()
+    images_queued = StrictIntegerField()
     product = ProductSerializer()
 
 
@@ -121,20 +131,20 @@ class BulkUpsertRequestSerializer(serializers.Serializer):
 
 
 class BulkRowResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="The row's position in the request, from 0.")
-    sku = serializers.CharField()
+    index = StrictIntegerField(help_text="The row's position in the request, from 0.")
+    sku = StrictCharField()
     status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "failed"])
-    id = serializers.IntegerField(allow_null=True, help_text="The product's id (null when the row failed).")
-    error = serializers.CharField(allow_null=True, help_text="Why the row failed (null otherwise).")
-    images_queued = serializers.IntegerField()
+    id = StrictIntegerField(allow_null=True, help_text="The product's id (null when the row failed).")
+    error = StrictCharField(allow_null=True, help_text="Why the row failed (null otherwise).")
+    images_queued = StrictIntegerField()
 
 
 class BulkSummarySerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    images_queued = serializers.IntegerField()
+    created = StrictIntegerField()
+    updated = StrictIntegerField()
+    unchanged = StrictIntegerField()
+    failed = StrictIntegerField()
+    images_queued = StrictIntegerField()
 
 
 class BulkUpsertResponseSerializer(serializers.Serializer):
@@ -148,8 +158,8 @@ class ImageUploadSerializer(serializers.Serializer):
     # Checked by catalog.image_intake (formats, byte and pixel caps), not by DRF's ImageField.
     file = serializers.FileField(required=False, help_text="The image (multipart/form-data): JPEG, PNG, WebP or GIF.")
     image_url = serializers.URLField(required=False, max_length=2000, help_text="Fetched by a worker.")
-    alt_text = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    alt_text = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+    position = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("file")) == bool(attrs.get("image_url")):
@@ -175,18 +185,18 @@ class ImageFetchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProductListFilterSerializer(serializers.Serializer):
+class ProductListFilterSerializer(QueryParamsSerializer):
     updated_after = serializers.DateTimeField(
         required=False, help_text="Only products changed after this time (incremental sync)."
     )
     updated_before = serializers.DateTimeField(
         required=False, help_text="Only products changed at or before this time."
     )
-    sku = serializers.CharField(required=False, max_length=10_000, help_text="One SKU or several, comma separated.")
+    sku = StrictCharField(required=False, max_length=10_000, help_text="One SKU or several, comma separated.")
     category = serializers.PrimaryKeyRelatedField(
         queryset=Category.objects.all(), required=False, help_text="A category id; includes its subcategories."
     )
-    brand = serializers.CharField(required=False, max_length=200)
+    brand = StrictCharField(required=False, max_length=200)
     is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
     in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
-    q = serializers.CharField(required=False, max_length=200, help_text="Words in the title or SKU.")
+    q = StrictCharField(required=False, max_length=200, help_text="Words in the title or SKU.")

@@ -12,6 +12,13 @@ from rest_framework.utils import html
 from catalog.conf import catalog_setting
 from catalog.models import Category
 from storeapi.conf import api_setting
+from storeapi.serializers.fields import (
+    PriceField,
+    QueryParamsSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
 from storeapi.serializers.products import CategorySerializer, ProductImageSerializer, ProductSerializer
 
 
@@ -51,12 +58,12 @@ class SearchFiltersSerializer(serializers.Serializer):
     category = serializers.PrimaryKeyRelatedField(
         queryset=Category.objects.all(), required=False, allow_null=True, help_text="A category id (and below)."
     )
-    price_min = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True)
-    price_max = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True)
-    in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
-    brand = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    price_min = PriceField(required=False, allow_null=True)
+    price_max = PriceField(required=False, allow_null=True)
+    in_stock = StrictBooleanField(required=False, allow_null=True, default=None)
+    brand = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
     attributes = serializers.DictField(
-        child=serializers.CharField(max_length=200), required=False, default=dict, help_text='e.g. {"colour": "red"}'
+        child=StrictCharField(max_length=200), required=False, default=dict, help_text='e.g. {"colour": "red"}'
     )
 
     def get_value(self, dictionary: Any) -> Any:
@@ -75,11 +82,11 @@ class SearchFiltersSerializer(serializers.Serializer):
 
 
 class SearchRequestSerializer(serializers.Serializer):
-    text = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    text = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
     image = ImageBytesField(required=False)
     filters = SearchFiltersSerializer(required=False)
-    limit = serializers.IntegerField(required=False, min_value=1, default=24)
-    cursor = serializers.CharField(required=False, max_length=2000, help_text="next_cursor of the previous page.")
+    limit = StrictIntegerField(required=False, min_value=1, default=24)
+    cursor = StrictCharField(required=False, max_length=2000, help_text="next_cursor of the previous page.")
 
     def validate_limit(self, value: int) -> int:
         limit = api_setting("API_SEARCH_MAX_LIMIT")
@@ -99,16 +106,16 @@ class SearchHitSerializer(serializers.Serializer):
     score = serializers.FloatField(help_text="Higher is better; comparable within one result list.")
     distance = serializers.FloatField(allow_null=True, help_text="Cosine distance of the best image (photo searches).")
     matched_image = ProductImageSerializer(allow_null=True)
-    reasons = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.ListField(child=StrictCharField())
 
 
 class SearchResponseSerializer(serializers.Serializer):
     results = SearchHitSerializer(many=True)
-    next_cursor = serializers.CharField(allow_null=True)
-    close_match = serializers.BooleanField(help_text="False: even the best hit is far from the photo.")
-    fallback = serializers.CharField(help_text="'', 'keyword' or 'category' when close_match is false.")
-    model = serializers.CharField(help_text="The embedding model that ranked the results.")
-    corrected_text = serializers.CharField(help_text="The words searched for when some were corrected, else ''.")
+    next_cursor = StrictCharField(allow_null=True)
+    close_match = StrictBooleanField(help_text="False: even the best hit is far from the photo.")
+    fallback = StrictCharField(help_text="'', 'keyword' or 'category' when close_match is false.")
+    model = StrictCharField(help_text="The embedding model that ranked the results.")
+    corrected_text = StrictCharField(help_text="The words searched for when some were corrected, else ''.")
     suggested_categories = CategorySerializer(many=True, help_text="Categories to browse when nothing is close.")
 
 
@@ -116,14 +123,14 @@ class SimilarResponseSerializer(serializers.Serializer):
     results = SearchHitSerializer(many=True)
 
 
-class SimilarParamsSerializer(serializers.Serializer):
+class SimilarParamsSerializer(QueryParamsSerializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=12)
 
 
 class EmbeddingModelSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    model_id = serializers.CharField()
-    status = serializers.CharField()
+    name = StrictCharField()
+    model_id = StrictCharField()
+    status = StrictCharField()
     image_dim = serializers.IntegerField()
     text_dim = serializers.IntegerField()
     activated_at = serializers.DateTimeField(allow_null=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -22,7 +22,7 @@ class ApiViewMixin:
     authentication_classes = [ApiKeyAuthentication, StaffSessionAuthentication]
     permission_classes = [HasScope]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes: list[type] = [JSONParser]
     renderer_classes = [JSONRenderer]
     schema = AutoSchema()
     required_scope = "write"
@@ -30,6 +30,10 @@ class ApiViewMixin:
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return api_exception_handler
+
+
+# Photos and image files come as multipart forms (or base64 in JSON); everything else is JSON.
+JSON_OR_MULTIPART = [JSONParser, MultiPartParser]
 
 
 class ApiView(ApiViewMixin, APIView):

@@ -36,7 +36,7 @@ from storeapi.services.products import (
     product_save,
     products_bulk_upsert,
 )
-from storeapi.views.base import ApiGenericView, ApiView
+from storeapi.views.base import JSON_OR_MULTIPART, ApiGenericView, ApiView
 
 TAG_PRODUCTS = ["products"]
 
@@ -155,7 +155,7 @@ class ProductBulkUpsertView(ApiView):
 
 
 class ProductImageListView(ApiView):
-    parser_classes = ApiView.parser_classes
+    parser_classes = JSON_OR_MULTIPART
 
     @extend_schema(tags=TAG_PRODUCTS, summary="List a product's images", responses=ProductImageSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:

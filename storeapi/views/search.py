@@ -18,7 +18,7 @@ from storeapi.serializers.search import (
     SimilarResponseSerializer,
 )
 from storeapi.services.search import ApiSearch, search_run
-from storeapi.views.base import ApiView
+from storeapi.views.base import JSON_OR_MULTIPART, ApiView
 
 
 def _hits_data(hits: list[SearchHit], request: Request) -> list[Any]:
@@ -26,6 +26,7 @@ def _hits_data(hits: list[SearchHit], request: Request) -> list[Any]:
 
 
 class SearchView(ApiView):
+    parser_classes = JSON_OR_MULTIPART
     required_scope = "search"
     read_scope = "search"
 
