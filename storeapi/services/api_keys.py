@@ -1,4 +1,4 @@
-"""Creating and checking API keys. See docs/adr/0003-api-keys.md for why they look like this."""
+"""Creating and checking API keys. See docs/adr/0004-api-keys.md for why they look like this."""
 
 from __future__ import annotations
 
