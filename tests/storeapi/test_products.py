@@ -193,3 +193,9 @@ def test_product_images_and_category_shown_on_products(api):
     product_image_add(product=product, data=image_bytes())
     body = api.get(f"{PRODUCTS}{product.pk}/").json()
     assert len(body["images"]) == 1 and body["category"] == ""
+
+
+def test_oversized_bodies_are_400_in_the_error_shape(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post(PRODUCTS, {"sku": "BIG", "title": "x" * 5000}, format="json")
+    assert response.status_code == 400 and error_of(response)["code"] == "parse_error"
