@@ -1,7 +1,10 @@
+import re
+
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -9,8 +12,15 @@ urlpatterns = [
     path("", include("search.urls")),
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+def media_serve(request: HttpRequest, path: str) -> HttpResponse:
+    # MEDIA_ROOT is read per request: tests point it at a fresh folder per test.
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+if settings.SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
+    # Django serving uploads is for `make run` and tests; behind a web server, let it serve them.
+    urlpatterns += [re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", media_serve)]
 
 # JSON errors under /api/, the usual pages elsewhere.
 handler400 = "storeapi.errors.handler400"

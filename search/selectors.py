@@ -64,3 +64,30 @@ def index_status(*, error_limit: int = 10) -> IndexStatus:
         ),
         recent_errors=errors[:error_limit],
     )
+
+
+def attribute_values(key: str, *, limit: int = 50) -> list[str]:
+    """The most common values of a product attribute (for filter choices), cached for a while."""
+    from django.core.cache import cache
+
+    from catalog.models import Product
+    from search.conf import search_setting
+
+    cache_key = f"snapshelf:search:attribute-values:{key}"
+    values = cache.get(cache_key)
+    if values is None:
+        from django.db.models import Count
+        from django.db.models.fields.json import KT
+
+        rows = (
+            Product.objects.filter(is_active=True)
+            .annotate(value=KT(f"attributes__{key}"))
+            .exclude(value__isnull=True)
+            .exclude(value="")
+            .values("value")
+            .annotate(n=Count("id"))
+            .order_by("-n", "value")[:limit]
+        )
+        values = sorted(str(row["value"]).lower() for row in rows)
+        cache.set(cache_key, values, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    return values

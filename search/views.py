@@ -1,14 +1,99 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+"""Storefront views: parse the form, call the search service, shape the page. No logic here."""
 
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from catalog.models import Category
 from catalog.selectors import product_list_active
+from search.conf import search_setting
+from search.forms import PAGE_SIZE, SearchForm
+from search.services.model_switch import embedding_model_active
+from search.services.product_search import SearchError, SearchResult, product_search, products_similar
+from search.services.query_photos import query_photo_load
+
+SIMILAR_COUNT = 8
 
 
 def storefront_home(request: HttpRequest) -> HttpResponse:
     products = product_list_active()[:24]
-    return render(request, "search/home.html", {"products": products})
+    return render(request, "search/home.html", {"products": products, "form": SearchForm()})
+
+
+@require_http_methods(["GET", "POST"])
+def search_results(request: HttpRequest) -> HttpResponse:
+    """GET: words, a kept photo (token), filters, pages. POST: a new photo, answered with a
+    redirect to the GET page of its token, so reload, back and sharing a page work."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = SearchForm(data, request.FILES or None)
+    context: dict[str, object] = {"form": form, "categories": Category.objects.filter(parent=None)}
+    if not form.is_valid():
+        return render(request, "search/results.html", context, status=400)
+    if not form.has_query:
+        context["message"] = "Type a few words or add a photo to search."
+        return render(request, "search/results.html", context)
+    try:
+        result = product_search(form.search_query())
+    except SearchError as exc:
+        context["message"] = str(exc)
+        return render(request, "search/results.html", context, status=400)
+    if request.method == "POST":
+        return HttpResponseRedirect(_results_url(form, result.image_token), status=303)
+    context.update(_page_context(form, result, request.GET))
+    return render(request, "search/results.html", context)
+
+
+def _results_url(form: SearchForm, token: str) -> str:
+    params = QueryDict(mutable=True)
+    for name in ("q", "category", "colour", "price_min", "price_max"):
+        value = form.data.get(name, "")
+        if value:
+            params[name] = value
+    if form.cleaned_data.get("in_stock"):
+        params["in_stock"] = "on"
+    if token:
+        params["token"] = token
+    return f"{reverse('search:results')}?{params.urlencode()}"
+
+
+def _page_context(form: SearchForm, result: SearchResult, query: QueryDict) -> dict[str, object]:
+    page = form.cleaned_data.get("page") or 1
+
+    def page_url(number: int) -> str:
+        params = query.copy()
+        params["page"] = str(number)
+        return f"?{params.urlencode()}"
+
+    return {
+        "result": result,
+        "page": page,
+        "first_number": (page - 1) * PAGE_SIZE + 1,
+        "last_number": (page - 1) * PAGE_SIZE + len(result.hits),
+        "keep_photo_url": (
+            reverse("search:query-photo", args=[result.image_token])
+            if result.image_token and search_setting("SEARCH_KEEP_QUERY_PHOTO")
+            else ""
+        ),
+        "previous_url": page_url(page - 1) if page > 1 else "",
+        "next_url": page_url(page + 1) if result.has_more else "",
+        "token": result.image_token,
+        "query_text": form.cleaned_data.get("q", ""),
+    }
 
 
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(product_list_active(), pk=pk)
-    return render(request, "search/product_detail.html", {"product": product})
+    similar = products_similar(product, limit=SIMILAR_COUNT)
+    return render(request, "search/product_detail.html", {"product": product, "similar": similar, "form": SearchForm()})
+
+
+def query_photo(request: HttpRequest, token: str) -> HttpResponse:
+    """The kept query photo (only when SNAPSHELF_SEARCH_KEEP_QUERY_PHOTO is on)."""
+    model = embedding_model_active()
+    kept = query_photo_load(token, model=model) if model else None
+    if kept is None or kept.photo_jpeg is None:
+        raise Http404("No such photo")
+    return HttpResponse(kept.photo_jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=600"})

@@ -20,3 +20,4 @@ MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))  # 
 CACHES["default"]["KEY_PREFIX"] = "snapshelf-test"  # noqa: F405
 THUMBNAIL_DEBUG = True
 WHITENOISE_USE_FINDERS = True
+SERVE_MEDIA = True  # the browser tests load product images from the live server

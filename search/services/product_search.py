@@ -132,7 +132,8 @@ def _validate(query: SearchQuery) -> None:
 
 def product_filter_build(filters: SearchFilters) -> ProductFilter:
     """The filters as a ``SELECT id FROM catalog_product ...`` that every leg repeats."""
-    sql, params = products_filtered(filters).values("id").query.sql_with_params()
+    # order_by(): the model's default ordering would sort the subquery for nothing.
+    sql, params = products_filtered(filters).order_by().values("id").query.sql_with_params()
     return ProductFilter(sql, tuple(params))
 
 
@@ -330,7 +331,7 @@ def products_similar(product: Product, *, limit: int = 12) -> list[SearchHit]:
         .exclude(pk=product.pk)
         .exclude(images__sha256__in=[image.sha256 for image in images])
     )
-    sql, params = others.values("id").query.sql_with_params()
+    sql, params = others.order_by().values("id").query.sql_with_params()
     product_filter = ProductFilter(sql, tuple(params))
     best: dict[int, ProductMatch] = {}
     for vector in vectors.values():

@@ -18,15 +18,13 @@ from search.services.product_search import (
     product_search,
     products_similar,
 )
-from tests.search.search_fixtures import catalog_delete, demo_index_build, demo_photo, demo_photo_bytes
+from tests.search.search_fixtures import demo_photo, demo_photo_bytes
 
 
-@pytest.fixture(scope="module")
-def demo_index(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        model = demo_index_build()
-        yield model
-        catalog_delete()
+@pytest.fixture
+def media_root(demo_media_root):
+    """The demo index's files (tests/search/conftest.py)."""
+    return demo_media_root
 
 
 pytestmark = pytest.mark.django_db

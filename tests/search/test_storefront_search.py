@@ -1,0 +1,104 @@
+"""Storefront search pages without a browser: forms, redirects, messages, no-JS posts."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Category, Product
+from tests.sample_images import image_bytes
+from tests.search.search_fixtures import demo_photo_bytes
+
+
+@pytest.fixture
+def media_root(demo_media_root):
+    """The demo index's files (tests/search/conftest.py)."""
+    return demo_media_root
+
+
+pytestmark = pytest.mark.django_db
+RESULTS = "search:results"
+
+
+def upload(name: str, data: bytes, content_type: str = "image/png"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def test_photo_post_redirects_to_a_token_page_that_pages_and_filters(client, demo_index):
+    response = client.post(reverse(RESULTS), {"photo": upload("mug.png", demo_photo_bytes("DEMO-MUG-RED"))})
+    assert response.status_code == 303 and "token=" in response["Location"]
+    page = client.get(response["Location"])
+    html = page.content.decode()
+    assert page.status_code == 200 and "Red Mug" in html
+    assert page.context["result"].hits[0].product.sku == "DEMO-MUG-RED"
+    assert 'rel="next"' in html
+    second = client.get(response["Location"] + "&page=2")
+    assert second.status_code == 200 and second.context["page"] == 2
+    first_ids = {hit.product.pk for hit in page.context["result"].hits}
+    assert not first_ids & {hit.product.pk for hit in second.context["result"].hits}
+    kitchen = Category.objects.get(name="Kitchen")
+    filtered = client.get(response["Location"] + f"&category={kitchen.pk}&in_stock=on")
+    hits = filtered.context["result"].hits
+    assert hits and all(h.product.category.parent_id == kitchen.pk and h.product.in_stock for h in hits)
+
+
+def test_text_search_and_colour_filter_by_get(client, demo_index):
+    page = client.get(reverse(RESULTS), {"q": "sneaker", "colour": "green"})
+    hits = page.context["result"].hits
+    assert hits[0].product.sku == "DEMO-SNEAKER-GREEN"
+    assert all(h.product.attributes["colour"] == "green" for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"photo": upload("notes.txt", b"just some text", "text/plain")}, "not an image"),
+        ({"q": "   "}, "Type a few words or add a photo"),
+        ({"token": "A" * 24}, "expired"),
+        ({"q": "x" * 600}, "at most 500"),
+        ({"price_min": "cheap"}, "Enter a number"),
+        ({"q": "mug", "page": "9999"}, "less than or equal"),
+    ],
+)
+def test_bad_input_gets_a_message_not_an_error(client, demo_index, data, message):
+    response = client.post(reverse(RESULTS), data)
+    assert response.status_code in (200, 400)
+    assert message in response.content.decode()
+
+
+def test_a_too_large_photo_is_refused_with_its_size(client, demo_index, settings):
+    settings.SNAPSHELF_IMAGE_MAX_BYTES = 1000
+    response = client.post(reverse(RESULTS), {"photo": upload("big.png", image_bytes(size=(400, 400)) + b"\0" * 2000)})
+    assert response.status_code == 400 and "too large" in response.content.decode()
+
+
+def test_no_results_and_no_close_match_are_said(client, demo_index):
+    empty = client.get(reverse(RESULTS), {"q": "mug", "price_min": "5000"})
+    assert "No products match" in empty.content.decode()
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    noise = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(noise, "PNG")
+    response = client.post(reverse(RESULTS), {"photo": upload("noise.png", noise.getvalue())}, follow=True)
+    assert "No close match for your photo" in response.content.decode()
+
+
+def test_product_page_shows_visually_similar_products(client, demo_index):
+    product = Product.objects.get(sku="DEMO-CAP-RED")
+    page = client.get(product.get_absolute_url())
+    similar = page.context["similar"]
+    assert "Visually similar" in page.content.decode() and len(similar) == 8
+    assert product.pk not in {hit.product.pk for hit in similar}
+
+
+def test_media_is_served_by_django_when_asked(client, demo_index, settings):
+    from catalog.services import product_image_add
+
+    image, _ = product_image_add(product=Product.objects.first(), data=image_bytes((1, 2, 3)))
+    response = client.get(image.file.url)
+    assert response.status_code == 200 and b"".join(response.streaming_content)[:4] == b"\x89PNG"
