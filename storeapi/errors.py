@@ -70,9 +70,10 @@ def _shape(exc: Exception, status_code: int) -> dict[str, Any]:
         detail = exc.detail
         code = _code_of(exc, status_code)
         message = str(detail) if not isinstance(detail, dict | list) else exc.default_detail
-        details = detail if isinstance(detail, dict | list) else None
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            details = {"retry_after_seconds": int(exc.wait)}
+        details: Any = detail if isinstance(detail, dict | list) else None
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            details = {"retry_after_seconds": int(wait)}
         return error_body(code, str(message), details)
     return error_body(CODES_BY_STATUS.get(status_code, "error"), str(exc))
 

@@ -12,7 +12,7 @@ from storeapi.conf import api_setting
 
 
 class UpdatedAtCursorPagination(CursorPagination):
-    ordering = ("updated_at", "id")
+    ordering: tuple[str, ...] = ("updated_at", "id")
     page_size_query_param = "limit"
     cursor_query_description = "The `next` cursor of the previous page."
     page_size_query_description = "Items per page."

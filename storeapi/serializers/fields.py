@@ -64,7 +64,7 @@ class QueryParamsSerializer(serializers.Serializer):
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         if hasattr(data, "get"):
-            blank = {name: ["This may not be blank."] for name in self.fields if data.get(name, None) == ""}
+            blank = {str(name): ["This may not be blank."] for name in self.fields if data.get(name, None) == ""}
             if blank:
                 raise serializers.ValidationError(blank)
         return super().run_validation(data)

@@ -92,7 +92,9 @@ class ProductWriteSerializer(serializers.Serializer):
     attributes = AttributesField(required=False)
     url = serializers.URLField(max_length=1000, required=False, allow_blank=True)
     is_active = StrictBooleanField(required=False)
-    images = ImageUrlSerializer(many=True, required=False, max_length=50, help_text="Image URLs, fetched by a worker.")
+    images = ImageUrlSerializer(  # type: ignore[call-arg]  # many=True makes a ListSerializer, which takes max_length
+        many=True, required=False, max_length=50, help_text="Image URLs, fetched by a worker."
+    )
 
     def validate_sku(self, value: str) -> str:
         instance = self.context.get("product")

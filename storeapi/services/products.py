@@ -135,9 +135,10 @@ def product_image_delete(*, image: ProductImage) -> None:
     transaction.on_commit(lambda: _files_delete(files))
 
 
-def _files_delete(files: list[tuple[Any, str]]) -> None:
+def _files_delete(files: list[tuple[Any, str | None]]) -> None:
     for storage, name in files:
-        storage.delete(name)
+        if name:
+            storage.delete(name)
 
 
 def bulk_summary(writes: list[ProductWrite]) -> dict[str, int]:

@@ -161,7 +161,7 @@ def shopify_product_to_row(event: WebhookEvent) -> tuple[ImportRow, datetime | N
     price = _price(_field(variants[0], "price") if variants else None)
     if price is not None:
         fields["price"] = price
-    quantities = [v.get("inventory_quantity") for v in variants if isinstance(v.get("inventory_quantity"), int)]
+    quantities = [v["inventory_quantity"] for v in variants if isinstance(v.get("inventory_quantity"), int)]
     if quantities:
         fields["stock"] = sum(max(quantity, 0) for quantity in quantities)
     tags = [tag.strip() for tag in str(product.get("tags") or "").split(",") if tag.strip()]

@@ -3,13 +3,16 @@ cannot change the API's auth, errors or rendering."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.schemas.inspectors import ViewInspector
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from storeapi.authentication import ApiKeyAuthentication, StaffSessionAuthentication
@@ -19,12 +22,12 @@ from storeapi.throttling import ApiKeyRateThrottle
 
 
 class ApiViewMixin:
-    authentication_classes = [ApiKeyAuthentication, StaffSessionAuthentication]
-    permission_classes = [HasScope]
-    throttle_classes = [ApiKeyRateThrottle]
-    parser_classes: list[type] = [JSONParser]
-    renderer_classes = [JSONRenderer]
-    schema = AutoSchema()
+    authentication_classes: Sequence[type[BaseAuthentication]] = [ApiKeyAuthentication, StaffSessionAuthentication]
+    permission_classes: Sequence[Any] = [HasScope]
+    throttle_classes: Sequence[type[BaseThrottle]] = [ApiKeyRateThrottle]
+    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
+    schema: ViewInspector | None = AutoSchema()
     required_scope = "write"
     read_scope: str | None = "read"
 
@@ -33,7 +36,7 @@ class ApiViewMixin:
 
 
 # Photos and image files come as multipart forms (or base64 in JSON); everything else is JSON.
-JSON_OR_MULTIPART = [JSONParser, MultiPartParser]
+JSON_OR_MULTIPART: Sequence[type[BaseParser]] = [JSONParser, MultiPartParser]
 
 
 class ApiView(ApiViewMixin, APIView):

@@ -36,10 +36,10 @@ class BadSignature(exceptions.APIException):
 
 
 class WebhookView(ApiView):
-    authentication_classes: list[type] = []
-    permission_classes = [AllowAny]
-    throttle_classes: list[type] = []
-    parser_classes: list[type] = []  # the raw body is what is signed
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+    parser_classes = ()  # the raw body is what is signed
     platform = ""
     signature_header = ""
     topic_header = ""
