@@ -9,6 +9,7 @@ from django.views.static import serve
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("storeapi.urls")),
     path("", include("search.urls")),
 ]
 
@@ -21,3 +22,9 @@ def media_serve(request: HttpRequest, path: str) -> HttpResponseBase:
 if settings.SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
     # Django serving uploads is for `make run` and tests; behind a web server, let it serve them.
     urlpatterns += [re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", media_serve)]
+
+# JSON errors under /api/, the usual pages elsewhere.
+handler400 = "storeapi.errors.handler400"
+handler403 = "storeapi.errors.handler403"
+handler404 = "storeapi.errors.handler404"
+handler500 = "storeapi.errors.handler500"

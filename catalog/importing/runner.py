@@ -24,6 +24,22 @@ from catalog.services import (
 ROW_ERRORS = (RowError, ValidationError, ImageRejected, ImageFetchError, OSError, ValueError, DatabaseError)
 
 
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of one row: an upsert result, or the reason it failed."""
+
+    row_number: int
+    sku: str
+    result: UpsertResult | None
+    product: Product | None = None
+    reason: str = ""
+    images_added: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.result is None
+
+
 @dataclass
 class ImportReport:
     created: int = 0
@@ -39,6 +55,13 @@ class ImportReport:
     def count(self, result: UpsertResult) -> None:
         setattr(self, result.value, getattr(self, result.value) + 1)
 
+    def add(self, outcome: RowOutcome) -> None:
+        if outcome.result is None:
+            self.failures.append(RowFailure(outcome.row_number, outcome.sku, outcome.reason))
+            return
+        self.count(outcome.result)
+        self.images_added += outcome.images_added
+
 
 class CatalogImporter:
     """Imports rows into the catalog. ``images_dir`` anchors relative image paths."""
@@ -50,15 +73,15 @@ class CatalogImporter:
     def run(self, rows: Iterable[ImportRow | RowFailure], *, on_row: Callable[[], None] | None = None) -> ImportReport:
         report = ImportReport()
         for row in rows:
-            if isinstance(row, RowFailure):
-                report.failures.append(row)
-            else:
-                self._import_row(row, report)
+            report.add(self.import_row(row))
             if on_row is not None:
                 on_row()
         return report
 
-    def _import_row(self, row: ImportRow, report: ImportReport) -> None:
+    def import_row(self, row: ImportRow | RowFailure) -> RowOutcome:
+        """Upsert one row (its product, category and images) in its own transaction."""
+        if isinstance(row, RowFailure):
+            return RowOutcome(row.row_number, row.sku, None, reason=row.reason)
         try:
             with transaction.atomic():
                 fields = dict(row.fields)
@@ -66,16 +89,14 @@ class CatalogImporter:
                     fields["category"] = self._category(row.category_path)
                 product, result = product_upsert(sku=row.sku, **fields)
                 added = sum(self._add_image(product, image, index) for index, image in enumerate(row.images))
-        except ValidationError as exc:
-            report.failures.append(RowFailure(row.row_number, row.sku, _validation_text(exc)))
-            return
         except ROW_ERRORS as exc:
-            report.failures.append(RowFailure(row.row_number, row.sku, str(exc)))
-            return
+            # The rollback may have removed categories this row created: forget the cached ones.
+            self._categories.clear()
+            reason = _validation_text(exc) if isinstance(exc, ValidationError) else str(exc)
+            return RowOutcome(row.row_number, row.sku, None, reason=reason)
         if added and result is UpsertResult.UNCHANGED:
             result = UpsertResult.UPDATED
-        report.count(result)
-        report.images_added += added
+        return RowOutcome(row.row_number, row.sku, result, product, images_added=added)
 
     def _category(self, path: str) -> Category | None:
         if path not in self._categories:

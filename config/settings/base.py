@@ -29,14 +29,20 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "sorl.thumbnail",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "catalog",
     "search",
+    "storeapi",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -165,6 +171,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.embeddings_sweep",
         "schedule": env.float("SNAPSHELF_INDEX_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
+    "storeapi-image-fetches-sweep": {"task": "storeapi.tasks.image_fetches_sweep", "schedule": 60.0},
+}
+
+# --- The REST API (storeapi; defaults: storeapi/conf.py) -------------------------------------
+# CORS: browsers may call /api/ from these store origins (public keys may add their own).
+CORS_ALLOWED_ORIGINS = env.list("SNAPSHELF_API_CORS_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-api-key"]
+SNAPSHELF_API_ANONYMOUS_SEARCH = env.bool("SNAPSHELF_API_ANONYMOUS_SEARCH", default=False)
+SNAPSHELF_SHOPIFY_WEBHOOK_SECRET = env("SNAPSHELF_SHOPIFY_WEBHOOK_SECRET", default="")
+SNAPSHELF_WOOCOMMERCE_WEBHOOK_SECRET = env("SNAPSHELF_WOOCOMMERCE_WEBHOOK_SECRET", default="")
+if env("SNAPSHELF_API_THROTTLE_RATES", default=""):
+    # JSON, merged over the defaults: {"public": "120/min", "read": ..., "write": ..., "anonymous": ...}
+    SNAPSHELF_API_THROTTLE_RATES = {
+        "public": "120/min", "read": "1200/min", "write": "1200/min", "anonymous": "30/min",
+        **env.json("SNAPSHELF_API_THROTTLE_RATES"),
+    }  # fmt: skip
+# The API's views set their own auth, errors and rendering; these serve the schema and docs.
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # Search settings given in the environment (defaults: search/conf.py).

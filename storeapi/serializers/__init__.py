@@ -1,0 +1,1 @@
+"""Serializers parse requests and shape responses; they call no services."""

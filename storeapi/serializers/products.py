@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.models import Category, Product, ProductImage
+from storeapi.models import ImageFetch
+from storeapi.serializers.fields import (
+    AttributesField,
+    PriceField,
+    QueryParamsSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
+
+MAX_INT = 2_147_483_647
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    path = StrictCharField(source="full_path", read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug", "parent", "path"]
+        read_only_fields = fields
+
+
+class CategoryCreateSerializer(serializers.Serializer):
+    path = StrictCharField(max_length=1000, help_text="Levels separated by ' > ', e.g. 'Apparel > Tops'.")
+
+
+class ProductImageSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    source_url = serializers.CharField(read_only=True, help_text="Where the image was fetched from, or ''.")
+
+    class Meta:
+        model = ProductImage
+        fields = ["id", "url", "position", "alt_text", "width", "height", "source_url"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField())
+    def get_url(self, image: ProductImage) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(image.file.url) if request else image.file.url
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    category = serializers.SerializerMethodField(help_text="The category path, e.g. 'Apparel > Tops'.")
+    images = ProductImageSerializer(many=True, read_only=True)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    # Blank when unknown, so not a "uri" in the schema.
+    url = serializers.CharField(read_only=True, help_text="The product's page in the store, or ''.")
+
+    class Meta:
+        model = Product
+        fields = [
+            "id", "sku", "title", "description", "brand", "category", "category_id", "price", "currency",
+            "stock", "in_stock", "attributes", "url", "is_active", "images", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_category(self, product: Product) -> str:
+        return product.category.full_path if product.category else ""
+
+
+class ImageUrlSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=2000)
+    alt_text = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+    position = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
+
+
+class ProductWriteSerializer(serializers.Serializer):
+    """The fields a client may send; on updates every field is optional and only given ones change."""
+
+    sku = StrictCharField(max_length=100)
+    title = StrictCharField(max_length=500)
+    description = StrictCharField(required=False, allow_blank=True, max_length=100_000)
+    brand = StrictCharField(required=False, allow_blank=True, max_length=200)
+    category = StrictCharField(
+        required=False, allow_blank=True, max_length=1000, help_text="A path such as 'Apparel > Tops'; created if new."
+    )
+    price = PriceField(required=False)
+    currency = StrictCharField(
+        required=False, validators=[RegexValidator(r"^[A-Z]{3}\Z", "Use a three-letter code such as EUR.")]
+    )
+    stock = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
+    in_stock = StrictBooleanField(required=False)
+    attributes = AttributesField(required=False)
+    url = serializers.URLField(max_length=1000, required=False, allow_blank=True)
+    is_active = StrictBooleanField(required=False)
+    images = ImageUrlSerializer(  # type: ignore[call-arg]  # many=True makes a ListSerializer, which takes max_length
+        many=True, required=False, max_length=50, help_text="Image URLs, fetched by a worker."
+    )
+
+    def validate_sku(self, value: str) -> str:
+        instance = self.context.get("product")
+        if instance is not None and value.strip() != instance.sku:
+            raise serializers.ValidationError("The SKU of a product cannot change.")
+        return value.strip()
+
+    def validate_category(self, value: str) -> str:
+        names = [name.strip() for name in value.replace("/", ">").split(">") if name.strip()]
+        if any(len(name) > 200 for name in names):
+            raise serializers.ValidationError("Each category name must be at most 200 characters.")
+        return value
+
+
+class ProductUpsertResultSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
+    images_queued = StrictIntegerField()
+    product = ProductSerializer()
+
+
+class BulkUpsertRequestSerializer(serializers.Serializer):
+    products = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        help_text="Up to 1,000 products with the fields of a product write (images: a list of "
+        "{url, alt_text} or of URLs). Each row is checked and upserted on its own.",
+    )
+
+    def validate_products(self, value: list[Any]) -> list[Any]:
+        from storeapi.conf import api_setting
+
+        limit = api_setting("API_BULK_MAX_PRODUCTS")
+        if len(value) > limit:
+            raise serializers.ValidationError(f"At most {limit} products per request; split the batch.")
+        return value
+
+
+class BulkRowResultSerializer(serializers.Serializer):
+    index = StrictIntegerField(help_text="The row's position in the request, from 0.")
+    sku = StrictCharField()
+    status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "failed"])
+    id = StrictIntegerField(allow_null=True, help_text="The product's id (null when the row failed).")
+    error = StrictCharField(allow_null=True, help_text="Why the row failed (null otherwise).")
+    images_queued = StrictIntegerField()
+
+
+class BulkSummarySerializer(serializers.Serializer):
+    created = StrictIntegerField()
+    updated = StrictIntegerField()
+    unchanged = StrictIntegerField()
+    failed = StrictIntegerField()
+    images_queued = StrictIntegerField()
+
+
+class BulkUpsertResponseSerializer(serializers.Serializer):
+    summary = BulkSummarySerializer()
+    results = BulkRowResultSerializer(many=True)
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    """Either a file (multipart) or an image URL for a worker to fetch."""
+
+    # Checked by catalog.image_intake (formats, byte and pixel caps), not by DRF's ImageField.
+    file = serializers.FileField(required=False, help_text="The image (multipart/form-data): JPEG, PNG, WebP or GIF.")
+    image_url = serializers.URLField(required=False, max_length=2000, help_text="Fetched by a worker.")
+    alt_text = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+    position = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("file")) == bool(attrs.get("image_url")):
+            raise serializers.ValidationError("Send either a file or an image_url.")
+        return attrs
+
+
+class ImageFetchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImageFetch
+        fields = [
+            "id",
+            "product",
+            "url",
+            "alt_text",
+            "position",
+            "status",
+            "error",
+            "image",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductListFilterSerializer(QueryParamsSerializer):
+    updated_after = serializers.DateTimeField(
+        required=False, help_text="Only products changed after this time (incremental sync)."
+    )
+    updated_before = serializers.DateTimeField(
+        required=False, help_text="Only products changed at or before this time."
+    )
+    sku = StrictCharField(required=False, max_length=10_000, help_text="One SKU or several, comma separated.")
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, help_text="A category id; includes its subcategories."
+    )
+    brand = StrictCharField(required=False, max_length=200)
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = StrictCharField(required=False, max_length=200, help_text="Words in the title or SKU.")

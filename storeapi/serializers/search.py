@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.utils import html
+
+from catalog.conf import catalog_setting
+from catalog.models import Category
+from storeapi.conf import api_setting
+from storeapi.serializers.fields import (
+    PriceField,
+    QueryParamsSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
+from storeapi.serializers.products import CategorySerializer, ProductImageSerializer, ProductSerializer
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "binary", "description": "multipart/form-data: the photo."},
+            {"type": "string", "description": "JSON: the photo as base64, or a data: URL."},
+        ]
+    }
+)
+class ImageBytesField(serializers.Field):
+    """A photo: an uploaded file (multipart) or base64 text / a data: URL (JSON). Gives bytes."""
+
+    def to_internal_value(self, data: Any) -> bytes:
+        limit = catalog_setting("IMAGE_MAX_BYTES")
+        if hasattr(data, "read") and hasattr(data, "size"):
+            if data.size > limit:
+                raise serializers.ValidationError(f"The file is larger than the limit of {limit:,} bytes.")
+            return bytes(data.read())
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Send a file (multipart) or base64 text (JSON).")
+        if data.startswith("data:"):
+            data = data.partition(",")[2]
+        if len(data) > limit * 4 // 3 + 4:
+            raise serializers.ValidationError(f"The image is larger than the limit of {limit:,} bytes.")
+        try:
+            return base64.b64decode(data.strip(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError("This is not valid base64.") from exc
+
+    def to_representation(self, value: Any) -> Any:
+        return None
+
+
+class SearchFiltersSerializer(serializers.Serializer):
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True, help_text="A category id (and below)."
+    )
+    price_min = PriceField(required=False, allow_null=True)
+    price_max = PriceField(required=False, allow_null=True)
+    in_stock = StrictBooleanField(required=False, allow_null=True, default=None)
+    brand = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    attributes = serializers.DictField(
+        child=StrictCharField(max_length=200), required=False, default=dict, help_text='e.g. {"colour": "red"}'
+    )
+
+    def get_value(self, dictionary: Any) -> Any:
+        # DRF reads nested serializers from forms as "filters.brand" keys; ours send one JSON field.
+        if html.is_html_input(dictionary) and self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):  # multipart forms send the filters as JSON text
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except ValueError as exc:
+                raise serializers.ValidationError({"non_field_errors": ["filters must be a JSON object."]}) from exc
+        return super().to_internal_value(data)
+
+
+class SearchRequestSerializer(serializers.Serializer):
+    text = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
+    image = ImageBytesField(required=False)
+    filters = SearchFiltersSerializer(required=False)
+    limit = StrictIntegerField(required=False, min_value=1, default=24)
+    cursor = StrictCharField(required=False, max_length=2000, help_text="next_cursor of the previous page.")
+
+    def validate_limit(self, value: int) -> int:
+        limit = api_setting("API_SEARCH_MAX_LIMIT")
+        if value > limit:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit}.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        filters = attrs.get("filters") or {}
+        if not any((attrs.get("text", "").strip(), attrs.get("image"), attrs.get("cursor"), filters.get("category"))):
+            raise serializers.ValidationError("Send text, an image (or both), or a category filter to browse.")
+        return attrs
+
+
+class SearchHitSerializer(serializers.Serializer):
+    product = ProductSerializer()
+    score = serializers.FloatField(help_text="Higher is better; comparable within one result list.")
+    distance = serializers.FloatField(allow_null=True, help_text="Cosine distance of the best image (photo searches).")
+    matched_image = ProductImageSerializer(allow_null=True)
+    reasons = serializers.ListField(child=StrictCharField())
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    results = SearchHitSerializer(many=True)
+    next_cursor = StrictCharField(allow_null=True)
+    close_match = StrictBooleanField(help_text="False: even the best hit is far from the photo.")
+    fallback = StrictCharField(help_text="'', 'keyword' or 'category' when close_match is false.")
+    model = StrictCharField(help_text="The embedding model that ranked the results.")
+    corrected_text = StrictCharField(help_text="The words searched for when some were corrected, else ''.")
+    suggested_categories = CategorySerializer(many=True, help_text="Categories to browse when nothing is close.")
+
+
+class SimilarResponseSerializer(serializers.Serializer):
+    results = SearchHitSerializer(many=True)
+
+
+class SimilarParamsSerializer(QueryParamsSerializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=12)
+
+
+class EmbeddingModelSerializer(serializers.Serializer):
+    name = StrictCharField()
+    model_id = StrictCharField()
+    status = StrictCharField()
+    image_dim = serializers.IntegerField()
+    text_dim = serializers.IntegerField()
+    activated_at = serializers.DateTimeField(allow_null=True)
+
+
+class ModelCountsSerializer(serializers.Serializer):
+    model = EmbeddingModelSerializer()
+    counts = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text='Per kind ("image", "product"), rows per status (pending, processing, ready, failed).',
+    )
+
+
+class IndexStatusSerializer(serializers.Serializer):
+    active = EmbeddingModelSerializer(allow_null=True, help_text="The model searches use.")
+    building = EmbeddingModelSerializer(allow_null=True, help_text="A model whose vectors are being built.")
+    models = ModelCountsSerializer(many=True)
+    pending = serializers.IntegerField()
+    per_minute = serializers.FloatField(help_text="Rows embedded per minute over the last 10 minutes.")

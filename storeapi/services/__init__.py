@@ -1,0 +1,1 @@
+"""Writes of the store API: keys, product sync, image URL fetches, webhooks."""

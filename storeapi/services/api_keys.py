@@ -1,0 +1,66 @@
+"""Creating and checking API keys. See docs/adr/0004-api-keys.md for why they look like this."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from storeapi.models import ApiKey
+
+KEY_PREFIXES = {ApiKey.Kind.PUBLIC: "ss_pub_", ApiKey.Kind.READ: "ss_read_", ApiKey.Kind.WRITE: "ss_write_"}
+# Writing last_used_at on every request would make each search a database write.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def api_key_hash(key: str) -> str:
+    # Keys carry 192 random bits, so a fast hash is safe: there is nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(
+    *, name: str, kind: str, allowed_origins: list[str] | None = None, throttle_rate: str = ""
+) -> tuple[ApiKey, str]:
+    """A new key; returns the row and the key itself, which is not stored and cannot be shown again."""
+    key = api_key_new_secret(kind)
+    api_key = ApiKey(name=name, kind=kind, allowed_origins=allowed_origins or [], throttle_rate=throttle_rate)
+    api_key_set_secret(api_key, key)
+    api_key.full_clean()
+    api_key.save()
+    return api_key, key
+
+
+def api_key_new_secret(kind: str) -> str:
+    return KEY_PREFIXES[ApiKey.Kind(kind)] + secrets.token_urlsafe(24)
+
+
+def api_key_set_secret(api_key: ApiKey, key: str) -> None:
+    """Store the hash of ``key`` (and its first characters, to recognise it) on ``api_key``."""
+    api_key.prefix = key[: len(KEY_PREFIXES[ApiKey.Kind(api_key.kind)]) + 4]
+    api_key.key_hash = api_key_hash(key)
+
+
+def api_key_find(key: str) -> ApiKey | None:
+    """The active key ``key``, or None. Looked up by hash, so timing reveals nothing about stored keys."""
+    if not key or len(key) > 200:
+        return None
+    api_key = ApiKey.objects.filter(key_hash=api_key_hash(key), is_active=True).first()
+    if api_key is not None:
+        _api_key_touch(api_key)
+    return api_key
+
+
+def _api_key_touch(api_key: ApiKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+def api_key_origin_allowed(api_key: ApiKey, origin: str | None) -> bool:
+    """Public keys with allowed origins refuse browser requests from other origins."""
+    if api_key.kind != ApiKey.Kind.PUBLIC or not api_key.allowed_origins or not origin:
+        return True
+    return origin.rstrip("/") in {allowed.rstrip("/") for allowed in api_key.allowed_origins}

@@ -1,0 +1,57 @@
+"""Searches from the API: the search service, plus signed cursors that remember the photo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+from rest_framework import exceptions
+
+from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
+from search.conf import search_setting
+from search.services.product_search import SearchFilters, SearchQuery, SearchResult, product_search
+
+CURSOR_SALT = "storeapi.search.cursor"
+
+
+@dataclass
+class ApiSearch:
+    text: str
+    image: bytes | None
+    filters: SearchFilters
+    limit: int
+    cursor: str = ""
+
+
+def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
+    """Run a search; returns the result and the cursor of the next page (None on the last)."""
+    offset, image_token = _cursor_read(search.cursor) if search.cursor else (0, "")
+    query = SearchQuery(
+        text=search.text.strip(), image=_photo(search.image), image_token="" if search.image else image_token,
+        filters=search.filters, limit=search.limit, offset=offset,
+    )  # fmt: skip
+    result = product_search(query)
+    next_cursor = None
+    # No cursor to a page the service would refuse (it ranks up to SNAPSHELF_SEARCH_MAX_DEPTH results).
+    if result.has_more and offset + 2 * search.limit <= search_setting("SEARCH_MAX_DEPTH"):
+        next_cursor = signing.dumps({"o": offset + search.limit, "t": result.image_token}, salt=CURSOR_SALT)
+    return result, next_cursor
+
+
+def _photo(data: bytes | None) -> Any:
+    if not data:
+        return None
+    try:
+        image_validate(data)
+        return image_to_rgb(data)
+    except ImageRejected as exc:
+        raise exceptions.ValidationError({"image": [str(exc)]}) from exc
+
+
+def _cursor_read(cursor: str) -> tuple[int, str]:
+    try:
+        value = signing.loads(cursor, salt=CURSOR_SALT)
+        return int(value["o"]), str(value.get("t") or "")
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise exceptions.ValidationError({"cursor": ["This cursor is not valid."]}) from exc

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from catalog.models import Product
+from search.services.product_search import SearchError, SearchFilters, SearchHit, products_similar
+from storeapi.serializers.products import CategorySerializer
+from storeapi.serializers.search import (
+    SearchHitSerializer,
+    SearchRequestSerializer,
+    SearchResponseSerializer,
+    SimilarParamsSerializer,
+    SimilarResponseSerializer,
+)
+from storeapi.services.search import ApiSearch, search_run
+from storeapi.views.base import JSON_OR_MULTIPART, ApiView
+
+
+def _hits_data(hits: list[SearchHit], request: Request) -> list[Any]:
+    return SearchHitSerializer(hits, many=True, context={"request": request}).data  # type: ignore[return-value]
+
+
+class SearchView(ApiView):
+    parser_classes = JSON_OR_MULTIPART
+    required_scope = "search"
+    read_scope = "search"
+
+    @extend_schema(
+        tags=["search"],
+        summary="Search by text and/or photo",
+        request={"application/json": SearchRequestSerializer, "multipart/form-data": SearchRequestSerializer},
+        responses=SearchResponseSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        serializer = SearchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        filters = SearchFilters(**data.get("filters", {}))
+        search = ApiSearch(data["text"], data.get("image"), filters, data["limit"], data.get("cursor", ""))
+        try:
+            result, next_cursor = search_run(search)
+        except SearchError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+        body = {
+            "results": _hits_data(result.hits, request),
+            "next_cursor": next_cursor,
+            "close_match": result.close_match,
+            "fallback": result.fallback,
+            "model": result.model_name,
+            "corrected_text": result.corrected_text,
+            "suggested_categories": CategorySerializer(result.suggested_categories, many=True).data,
+        }
+        return Response(body)
+
+
+class ProductSimilarView(ApiView):
+    required_scope = "search"
+    read_scope = "search"
+
+    @extend_schema(
+        tags=["search"], summary="Products that look like this one", parameters=[SimilarParamsSerializer],
+        responses=SimilarResponseSerializer,
+    )  # fmt: skip
+    def get(self, request: Request, pk: int) -> Response:
+        params = SimilarParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        product = Product.objects.filter(pk=pk, is_active=True).first()
+        if product is None:
+            raise NotFound(f"There is no active product with id {pk}.")
+        hits = products_similar(product, limit=params.validated_data["limit"])
+        return Response({"results": _hits_data(hits, request)})

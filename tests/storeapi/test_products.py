@@ -1,0 +1,201 @@
+"""Products, images and categories through the API; incremental sync; the error shape."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from catalog.models import Product, ProductImage
+from catalog.services import product_image_add, product_upsert
+from storeapi.models import ImageFetch
+from tests.catalog.factories import ProductFactory
+from tests.sample_images import image_bytes
+
+pytestmark = pytest.mark.django_db
+
+PRODUCTS = "/api/v1/products/"
+
+
+def error_of(response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
+    return body["error"]
+
+
+def test_create_get_update_delete(api):
+    created = api.post(
+        PRODUCTS,
+        {"sku": "TEE-1", "title": "Red tee", "price": "19.90", "category": "Apparel > Tops", "stock": 3,
+         "attributes": {"colour": "red"}, "url": "https://shop.example/tee-1"},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["sku"] == "TEE-1" and body["price"] == "19.90" and body["category"] == "Apparel > Tops"
+    assert body["in_stock"] is True and body["images"] == []
+    detail = f"{PRODUCTS}{body['id']}/"
+    assert api.get(detail).json()["title"] == "Red tee"
+    patched = api.patch(detail, {"title": "Crimson tee", "stock": 0}, format="json")
+    assert patched.status_code == 200
+    assert patched.json()["title"] == "Crimson tee" and patched.json()["in_stock"] is False
+    assert patched.json()["price"] == "19.90"  # untouched
+    assert api.delete(detail).status_code == 204
+    assert api.get(detail).status_code == 404
+    assert not Product.objects.filter(sku="TEE-1").exists()
+
+
+def test_create_with_an_existing_sku_is_a_conflict(api):
+    ProductFactory(sku="DUP-1")
+    response = api.post(PRODUCTS, {"sku": "DUP-1", "title": "Again"}, format="json")
+    assert response.status_code == 409 and error_of(response)["code"] == "conflict"
+
+
+def test_sku_cannot_change(api):
+    product = ProductFactory(sku="KEEP-1")
+    response = api.patch(f"{PRODUCTS}{product.pk}/", {"sku": "OTHER"}, format="json")
+    assert response.status_code == 400 and "sku" in error_of(response)["details"]
+
+
+def test_upsert_by_sku_reports_created_updated_unchanged(api):
+    payload = {"sku": "UP-1", "title": "Lamp", "price": "30"}
+    first = api.post(f"{PRODUCTS}upsert/", payload, format="json")
+    assert first.status_code == 201 and first.json()["result"] == "created"
+    again = api.post(f"{PRODUCTS}upsert/", payload, format="json")
+    assert again.status_code == 200 and again.json()["result"] == "unchanged"
+    changed = api.post(f"{PRODUCTS}upsert/", {**payload, "price": "31.50"}, format="json")
+    assert changed.json()["result"] == "updated" and changed.json()["product"]["price"] == "31.50"
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"sku": "X", "title": "X", "price": "-1"}, "price"),
+        ({"sku": "X", "title": "X", "price": "abc"}, "price"),
+        ({"sku": "X", "title": "X", "currency": "euro"}, "currency"),
+        ({"sku": "X", "title": "X", "stock": -2}, "stock"),
+        ({"sku": "X", "title": "X", "stock": 10**12}, "stock"),
+        ({"sku": "X", "title": "X", "attributes": ["a"]}, "attributes"),
+        ({"sku": "X", "title": "X", "attributes": {"k": "a\x00b"}}, "attributes"),
+        ({"sku": "X", "title": "nul\x00"}, "title"),
+        ({"sku": "X", "title": "X", "url": "not a url"}, "url"),
+        ({"sku": "X", "title": "X", "category": "x" * 201}, "category"),
+        ({"title": "X"}, "sku"),
+    ],
+)
+def test_bad_fields_are_400_with_the_field_named(api, payload, field):
+    response = api.post(PRODUCTS, payload, format="json")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "validation_error" and field in error["details"], error
+
+
+def test_malformed_json_and_unknown_urls_use_the_error_shape(api):
+    response = api.post(PRODUCTS, "{not json", content_type="application/json")
+    assert response.status_code == 400 and error_of(response)["code"] == "parse_error"
+    assert error_of(api.get("/api/v1/nothing-here/"))["code"] == "not_found"
+    assert api.get("/api/v1/nothing-here/").status_code == 404
+    assert error_of(api.put(PRODUCTS, {}, format="json"))["code"] == "method_not_allowed"
+    response = api.post(PRODUCTS, "<x/>", content_type="application/xml")
+    assert response.status_code == 415 and error_of(response)["code"] == "unsupported_media_type"
+    assert api.get("/no-such-page/").status_code == 404  # HTML outside /api/
+
+
+def test_list_filters_and_incremental_sync_by_updated_after(api):
+    old = ProductFactory(sku="OLD", brand="Acme")
+    Product.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=2))
+    ProductFactory(sku="NEW", brand="Other", is_active=False)
+    cutoff = timezone.now() - timedelta(days=1)
+    skus = lambda response: [p["sku"] for p in response.json()["results"]]  # noqa: E731
+    assert skus(api.get(PRODUCTS)) == ["OLD", "NEW"]  # oldest change first
+    assert skus(api.get(PRODUCTS, {"updated_after": cutoff.isoformat()})) == ["NEW"]
+    assert skus(api.get(PRODUCTS, {"brand": "acme"})) == ["OLD"]
+    assert skus(api.get(PRODUCTS, {"is_active": "false"})) == ["NEW"]
+    assert skus(api.get(PRODUCTS, {"sku": "OLD,NEW"})) == ["OLD", "NEW"]
+    assert error_of(api.get(PRODUCTS, {"updated_after": "yesterday"}))["code"] == "validation_error"
+    assert api.get(PRODUCTS, {"category": 999999}).status_code == 400
+
+
+def test_cursor_pages_walk_every_product_once(api):
+    for n in range(7):
+        ProductFactory(sku=f"P-{n}")
+    seen, url = [], f"{PRODUCTS}?limit=3"
+    while url:
+        page = api.get(url).json()
+        seen += [p["sku"] for p in page["results"]]
+        url = page["next"]
+    assert sorted(seen) == [f"P-{n}" for n in range(7)]
+    assert error_of(api.get(PRODUCTS, {"cursor": "garbage"}))["details"] == {"cursor": ["This cursor is not valid."]}
+    assert api.get(PRODUCTS, {"limit": 0}).status_code == 400
+
+
+def test_image_upload_multipart_and_list_and_delete(api):
+    product = ProductFactory()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("red.png", image_bytes((220, 10, 10)), content_type="image/png")
+    url = f"{PRODUCTS}{product.pk}/images/"
+    response = api.post(url, {"file": upload, "alt_text": "Red"}, format="multipart")
+    assert response.status_code == 201, response.json()
+    image = response.json()
+    assert image["alt_text"] == "Red" and image["width"] == 64 and image["url"].startswith("http://testserver/")
+    assert [i["id"] for i in api.get(url).json()] == [image["id"]]
+    assert api.get(f"{PRODUCTS}{product.pk}/").json()["images"][0]["id"] == image["id"]
+    bad = SimpleUploadedFile("x.png", b"not an image", content_type="image/png")
+    response = api.post(url, {"file": bad}, format="multipart")
+    assert response.status_code == 400 and "file" in error_of(response)["details"]
+    assert api.post(url, {}, format="multipart").status_code == 400
+    assert api.delete(f"{url}{image['id']}/").status_code == 204
+    assert not ProductImage.objects.filter(pk=image["id"]).exists()
+
+
+def test_image_url_is_queued_for_a_worker(api, image_server, settings):
+    from storeapi.services.image_fetches import image_fetches_process_pending
+
+    settings.SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = True
+    product = ProductFactory()
+    url = f"{PRODUCTS}{product.pk}/images/"
+    response = api.post(url, {"image_url": image_server.url("red.png"), "alt_text": "Red"}, format="json")
+    assert response.status_code == 202 and response.json()["status"] == "pending"
+    fetch_id = response.json()["id"]
+    assert not product.images.exists()  # not fetched in the request
+    assert image_fetches_process_pending() == 1
+    fetch = api.get(f"/api/v1/image-fetches/{fetch_id}/").json()
+    assert fetch["status"] == "done" and fetch["image"] is not None
+    assert product.images.get().alt_text == "Red"
+    # The same URL again: nothing new is queued.
+    assert api.post(url, {"image_url": image_server.url("red.png")}, format="json").status_code == 202
+    assert ImageFetch.objects.count() == 1
+
+
+def test_image_url_fetch_keeps_the_ssrf_guard(api, image_server):
+    from storeapi.services.image_fetches import image_fetches_process_pending
+
+    product = ProductFactory()
+    response = api.post(f"{PRODUCTS}{product.pk}/images/", {"image_url": image_server.url("red.png")}, format="json")
+    image_fetches_process_pending()
+    fetch = api.get(f"/api/v1/image-fetches/{response.json()['id']}/").json()
+    assert fetch["status"] == "failed" and "private, loopback or link-local" in fetch["error"]
+
+
+def test_categories(api, public_key):
+    response = api.post("/api/v1/categories/", {"path": "Home > Kitchen > Mugs"}, format="json")
+    assert response.status_code == 201 and response.json()["path"] == "Home > Kitchen > Mugs"
+    listed = api.get("/api/v1/categories/").json()["results"]
+    assert [c["name"] for c in listed] == ["Home", "Kitchen", "Mugs"]
+    assert api.get(f"/api/v1/categories/{response.json()['id']}/").json()["name"] == "Mugs"
+    assert api.post("/api/v1/categories/", {"path": " > "}, format="json").status_code == 400
+
+
+def test_product_images_and_category_shown_on_products(api):
+    product, _ = product_upsert(sku="IMG-1", title="With image")
+    product_image_add(product=product, data=image_bytes())
+    body = api.get(f"{PRODUCTS}{product.pk}/").json()
+    assert len(body["images"]) == 1 and body["category"] == ""
+
+
+def test_oversized_bodies_are_400_in_the_error_shape(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post(PRODUCTS, {"sku": "BIG", "title": "x" * 5000}, format="json")
+    assert response.status_code == 400 and error_of(response)["code"] == "parse_error"

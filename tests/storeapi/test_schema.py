@@ -1,0 +1,72 @@
+"""The OpenAPI schema is valid, the docs page works offline, and fuzzing the API finds no 500
+and no response that breaks the schema (schemathesis, with a read/write key)."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from openapi_spec_validator import validate
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
+
+pytestmark = pytest.mark.django_db
+
+SCHEMA_URL = "/api/v1/schema/?format=json"
+
+
+def test_schema_is_valid_openapi_3(client):
+    response = client.get(SCHEMA_URL)
+    assert response.status_code == 200
+    schema = response.json()
+    validate(schema)
+    assert schema["openapi"].startswith("3.")
+    assert {"/api/v1/products/", "/api/v1/products/bulk/", "/api/v1/search/", "/api/v1/products/{id}/similar/",
+            "/api/v1/index/status/", "/api/v1/webhooks/shopify/", "/api/v1/webhooks/woocommerce/",
+            "/api/v1/categories/", "/api/v1/products/{id}/images/"} <= set(schema["paths"])  # fmt: skip
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "description": "An API key (or send it as X-Api-Key).",
+    }  # fmt: skip
+    error = schema["paths"]["/api/v1/products/"]["get"]["responses"]["400"]
+    assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_docs_page_uses_local_assets(client):
+    page = client.get("/api/v1/docs/").content.decode()
+    assert "swagger-ui-bundle.js" in page and "/static/drf_spectacular_sidecar/" in page
+    assert "cdn" not in page.lower()
+    asset = page.split('src="')[1].split('"')[0]
+    assert client.get(asset).status_code == 200
+
+
+def _api_schema() -> schemathesis.BaseSchema:
+    from config.wsgi import application
+
+    # Loaded at collection: schemathesis' lazy fixture loader does not support pytest 9 yet.
+    return schemathesis.openapi.from_wsgi(SCHEMA_URL, application)
+
+
+fuzzed = _api_schema()
+
+
+@pytest.fixture
+def wsgi_keeps_the_test_connection():
+    # As Django's test client does: the WSGI handler would close the test transaction's connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@fuzzed.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_fuzz_the_api(case, write_key, wsgi_keeps_the_test_connection):
+    """Each operation, with generated valid and invalid input: no 500, every answer as documented."""
+    response = case.call(headers={"Authorization": f"Bearer {write_key}"})
+    # Left out: positive_data_acceptance expects every schema-valid request to succeed, but an
+    # unknown category id, a taken SKU or a forged cursor is schema-valid and rightly refused; and
+    # ignored_auth cannot tell the valid key sent here from generated credentials (test_auth.py
+    # covers refusals of missing, unknown and revoked keys).
+    case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
