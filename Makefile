@@ -25,7 +25,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.installed
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy catalog search config
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy catalog search storeapi config
 
 check-migrations: $(BIN)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run

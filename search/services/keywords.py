@@ -3,7 +3,7 @@ and typo correction against the catalog's own vocabulary.
 
 Typo tolerance does not need ``pg_trgm`` (the embedded Postgres has no contrib modules): a
 query word that matches no catalog word is replaced by the closest one (difflib), looked up in
-a vocabulary of the catalog's words (``ts_stat``), cached. See docs/adr/0001.
+a vocabulary of the catalog's words (``ts_stat``), cached. See docs/adr/0005-filtered-vector-search.md.
 """
 
 from __future__ import annotations

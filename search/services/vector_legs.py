@@ -1,7 +1,7 @@
 """Vector legs of search: choosing HNSW or an exact scan, grouping image rows by product, and the
 model's score distribution for "no close match". The SQL itself is in search/vector_store.py.
 
-Why the choice matters (measured, docs/adr/0001-filtered-vector-search.md): with a selective
+Why the choice matters (measured, docs/adr/0005-filtered-vector-search.md): with a selective
 filter the planner still picks the HNSW index, which then returns almost nothing. So the
 service estimates the filtered row count and scans exactly below SEARCH_EXACT_SCAN_MAX_ROWS,
 and falls back to an exact scan whenever an HNSW scan comes back short.
