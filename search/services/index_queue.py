@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.image_intake import ImageRejected, image_to_rgb
@@ -156,20 +156,22 @@ def embeddings_release_stale_claims() -> int:
 
 
 def embeddings_claim(kind: str, model: EmbeddingModel, *, limit: int, worker: str) -> list[int]:
-    row_class = KINDS[kind]
+    """Claim up to ``limit`` claimable pending rows for ``worker``; rows other workers hold are skipped.
+
+    One statement (one round trip) instead of a transaction of select and update: at batch size 1
+    the claim is a large part of the per-image cost.
+    """
+    table = KINDS[kind]._meta.db_table
     now = timezone.now()
-    with transaction.atomic():
-        ids = list(
-            row_class.objects.select_for_update(skip_locked=True)
-            .filter(model=model, status=EmbeddingStatus.PENDING)
-            .filter(Q(available_at__isnull=True) | Q(available_at__lte=now))
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claimed_at = %s, claimed_by = %s, attempts = attempts + 1 "
+            f"WHERE id IN (SELECT id FROM {table} WHERE model_id = %s AND status = %s "
+            "AND (available_at IS NULL OR available_at <= %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "RETURNING id",
+            [EmbeddingStatus.PROCESSING, now, worker, model.pk, EmbeddingStatus.PENDING, now, int(limit)],
         )
-        row_class.objects.filter(id__in=ids).update(
-            status=EmbeddingStatus.PROCESSING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1
-        )
-    return ids
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 @dataclass
