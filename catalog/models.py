@@ -7,6 +7,9 @@ from django.db import models
 from django.urls import NoReverseMatch, reverse
 
 CATEGORY_PATH_SEPARATOR = " > "
+# For select_related(): a product's category with two ancestors, so Category.full_path needs no
+# query per level for trees up to three deep (deeper levels are fetched on demand).
+CATEGORY_PATH_RELATED = "category__parent__parent"
 
 
 class Category(models.Model):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from catalog.models import Category, Product, ProductImage
+from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 
 
 def product_list_active() -> QuerySet[Product]:
     """Active products with their category and images loaded, newest first."""
     return (
         Product.objects.filter(is_active=True)
-        .select_related("category")
+        .select_related(CATEGORY_PATH_RELATED)
         .prefetch_related(Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")))
         .order_by("-updated_at", "-id")
     )

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from catalog.models import Category, Product, ProductImage
+from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 from catalog.selectors import category_subtree_ids
 from search.services.index_queue import image_embeddings_mark_pending, product_embeddings_mark_pending
 from search.services.keywords import product_keywords_refresh
@@ -33,7 +33,9 @@ def category_saved(sender: type, instance: Category, created: bool, **kwargs: An
     # A renamed category changes the text of every product under it.
     if created:
         return
-    products = Product.objects.filter(category_id__in=category_subtree_ids(instance)).select_related("category")
+    products = Product.objects.filter(category_id__in=category_subtree_ids(instance)).select_related(
+        CATEGORY_PATH_RELATED
+    )
     product_keywords_refresh(products)
     if product_embeddings_mark_pending(products):
         transaction.on_commit(embeddings_process_enqueue)

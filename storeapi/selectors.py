@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from catalog.models import Category, Product, ProductImage
+from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 from catalog.selectors import category_subtree_ids
 
 
@@ -25,7 +25,7 @@ class ProductListFilters:
 
 def product_list(filters: ProductListFilters) -> QuerySet[Product]:
     """Every product (inactive ones too: a sync must see them) matching ``filters``."""
-    products = Product.objects.select_related("category").prefetch_related(
+    products = Product.objects.select_related(CATEGORY_PATH_RELATED).prefetch_related(
         Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"))
     )
     if filters.updated_after is not None:

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.image_intake import ImageRejected, image_to_rgb
-from catalog.models import Product, ProductImage
+from catalog.models import CATEGORY_PATH_RELATED, Product, ProductImage
 from search.conf import search_setting
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 from search.vector_store import VectorWrite, vectors_write
@@ -119,7 +119,7 @@ def embeddings_requeue(*, model: EmbeddingModel, statuses: list[str], kinds: Ite
 def embeddings_fill_missing(model: EmbeddingModel) -> int:
     """Create pending rows for every image and product that has none for ``model``."""
     images = ProductImage.objects.exclude(embeddings__model=model).only("id", "product_id", "sha256")
-    products = Product.objects.exclude(text_embeddings__model=model).select_related("category")
+    products = Product.objects.exclude(text_embeddings__model=model).select_related(CATEGORY_PATH_RELATED)
     marked = 0
     for chunk in _chunks(images.iterator(chunk_size=2000), 2000):
         marked += image_embeddings_mark_pending(chunk, [model])
@@ -234,7 +234,7 @@ def _reuse_known_vectors(kind: str, model: EmbeddingModel, rows: list, result: B
 
 def _related(kind: str) -> list[str]:
     # Three category levels in one query: product_text() walks the category path.
-    return ["image"] if kind == "image" else ["product__category__parent__parent"]
+    return ["image"] if kind == "image" else [f"product__{CATEGORY_PATH_RELATED}"]
 
 
 def _check_model(loaded_model_id: str, model: EmbeddingModel) -> None:
@@ -323,7 +323,7 @@ def products_reembed(product_ids: list[int]) -> int:
             status=EmbeddingStatus.PENDING, claimed_by="", claimed_at=None, attempts=0, error="", available_at=None
         )
     images = ProductImage.objects.filter(product_id__in=product_ids).only("id", "product_id", "sha256")
-    products = Product.objects.filter(pk__in=product_ids).select_related("category")
+    products = Product.objects.filter(pk__in=product_ids).select_related(CATEGORY_PATH_RELATED)
     return count + image_embeddings_mark_pending(images, models) + product_embeddings_mark_pending(products, models)
 
 
