@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -181,19 +182,50 @@ def neighbours_hnsw(
     expression = f"{_cast(model, kind, halfvec=halfvec)} <=> %s::{query_type}"
     sql = (
         f"SELECT {_item_column(kind)}, e.product_id, {expression} AS distance FROM {TABLES[kind]} e "
-        f"WHERE {where} ORDER BY {expression} LIMIT {int(limit)}"
+        # Ordering by the output column is the same expression to the planner (the index serves
+        # it) and sends the query vector once instead of twice.
+        f"WHERE {where} ORDER BY distance LIMIT {int(limit)}"
     )
     literal = vector_literal(vector)
-    with transaction.atomic(), connection.cursor() as cursor:
-        ef_search = min(max(int(limit), int(search_setting("SEARCH_EF_SEARCH"))), 1000)
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
-        if iterative_scan_supported():
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute(f"SET LOCAL hnsw.max_scan_tuples = {int(search_setting('SEARCH_MAX_SCAN_TUPLES'))}")
-        cursor.execute(sql, [literal, *params, literal])
-        rows = [Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in cursor.fetchall()]
+    ef_search = min(max(int(limit), int(search_setting("SEARCH_EF_SEARCH"))), 1000)
+    if connection.in_atomic_block:
+        # A rollback would undo a session-level SET behind our back: scope it to this transaction.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_hnsw_settings_sql(ef_search, scope="LOCAL"))
+            cursor.execute(sql, [literal, *params])
+            rows = cursor.fetchall()
+    else:
+        _hnsw_session_settings_ensure(ef_search)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [literal, *params])
+            rows = cursor.fetchall()
     # relaxed_order may return rows slightly out of order.
-    return sorted(rows, key=lambda n: (n.distance, n.item_id))
+    return sorted((Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in rows), key=lambda n: (n.distance, n.item_id))
+
+
+def _hnsw_settings_sql(ef_search: int, *, scope: str) -> str:
+    """``hnsw.ef_search`` caps the rows one index scan returns; the iterative scan goes on past it
+    until enough rows pass a filter. One statement, one round trip."""
+    statements = [f"SET {scope} hnsw.ef_search = {int(ef_search)}"]
+    if iterative_scan_supported():
+        statements.append(f"SET {scope} hnsw.iterative_scan = relaxed_order")
+        statements.append(f"SET {scope} hnsw.max_scan_tuples = {int(search_setting('SEARCH_MAX_SCAN_TUPLES'))}")
+    return "; ".join(statements)
+
+
+# Per database connection (outside transactions): the hnsw.* values last SET on it. Setting them
+# once per connection instead of per query saves a transaction and its round trips on every search;
+# only HNSW scans read them, and they are read at run time (safe with cached plans).
+_session_hnsw: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _hnsw_session_settings_ensure(ef_search: int) -> None:
+    connection.ensure_connection()
+    sql = _hnsw_settings_sql(ef_search, scope="SESSION")
+    if _session_hnsw.get(connection.connection) != sql:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+        _session_hnsw[connection.connection] = sql
 
 
 @functools.cache
