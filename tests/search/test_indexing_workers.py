@@ -3,75 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 
 from catalog.services import product_image_add, product_upsert
 from search.models import ImageEmbedding
 from search.services.model_switch import embedding_model_activate
+from tests.celery_workers import celery_workers, wait_until
 from tests.sample_images import image_bytes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    rows = list(ImageEmbedding.objects.values("id", "status", "attempts", "error", "claimed_by", "claimed_at"))
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; image rows: {rows}")
+def image_rows() -> list[dict[str, object]]:
+    return list(ImageEmbedding.objects.values("id", "status", "attempts", "error", "claimed_by", "claimed_at"))
 
 
 @pytest.fixture
 def start_worker(tmp_path, tiny_models_env):
-    """Start real `celery worker` processes on the test database and Redis."""
-    # The settings' server, with the test database's name.
-    database_url = urlsplit(django_settings.DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
-    workers: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, *, beat: bool = False, **env_overrides: str) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            **tiny_models_env,
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": django_settings.REDIS_URL,
-            "SNAPSHELF_DATA_DIR": str(tmp_path / f"data-{name}"),
-            "DJANGO_MEDIA_ROOT": str(django_settings.MEDIA_ROOT),
-            "PYTHONPATH": str(ROOT),
-            **env_overrides,
-        }
-        log = (tmp_path / f"{name}.log").open("wb")
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"]  # fmt: skip
-        if beat:
-            command += ["--beat", "--schedule", str(tmp_path / f"{name}-beat-schedule")]
-        worker = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+    yield from celery_workers(tmp_path, tiny_models_env)
 
 
 def statuses() -> list[str]:
@@ -89,7 +41,7 @@ def test_image_saved_while_redis_is_down_is_embedded_once_redis_is_back(tiny_mod
         redis.start()
     assert statuses() == ["pending"]
     start_worker("after-redis")
-    wait_until(lambda: statuses() == ["ready"], 120, "the worker to embed the image")
+    wait_until(lambda: statuses() == ["ready"], 120, "the worker to embed the image", image_rows)
 
 
 def test_worker_killed_mid_batch_leaves_work_that_another_worker_finishes(
@@ -107,6 +59,7 @@ def test_worker_killed_mid_batch_leaves_work_that_another_worker_finishes(
         lambda: ImageEmbedding.objects.filter(status="processing", claimed_by__endswith=f":{doomed.pid}").exists(),
         120,
         "the first worker to claim a batch",
+        image_rows,
     )
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(10)
@@ -116,5 +69,5 @@ def test_worker_killed_mid_batch_leaves_work_that_another_worker_finishes(
     start_worker(
         "rescuer", beat=True, SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS="3", SNAPSHELF_INDEX_SWEEP_INTERVAL_SECONDS="1"
     )
-    wait_until(lambda: statuses() == ["ready"] * 3, 120, "the second worker to finish the batch")
+    wait_until(lambda: statuses() == ["ready"] * 3, 120, "the second worker to finish the batch", image_rows)
     assert set(ImageEmbedding.objects.filter(id__in=claimed).values_list("attempts", flat=True)) == {2}
