@@ -33,8 +33,9 @@ def category_saved(sender: type, instance: Category, created: bool, **kwargs: An
     # A renamed category changes the text of every product under it.
     if created:
         return
-    products = Product.objects.filter(category_id__in=category_subtree_ids(instance)).select_related(
-        CATEGORY_PATH_RELATED
+    # Read once: both the keyword documents and the text vectors need these products.
+    products = list(
+        Product.objects.filter(category_id__in=category_subtree_ids(instance)).select_related(CATEGORY_PATH_RELATED)
     )
     product_keywords_refresh(products)
     if product_embeddings_mark_pending(products):

@@ -225,3 +225,19 @@ def test_identical_bytes_on_another_product_reuse_the_vector(tiny_models, monkey
     rows = {row.image_id: row for row in ImageEmbedding.objects.all()}
     assert rows[second.pk].status == "ready" and calls == []
     assert np.allclose(rows[second.pk].embedding, rows[first.pk].embedding)
+
+
+def test_renaming_a_category_requeues_the_text_of_products_below_it(tiny_models):
+    from catalog.services import category_get_or_create_path
+
+    embedding_model_activate("tiny")
+    inside, _ = product_upsert(sku="CAT-1", title="Lamp", category=category_get_or_create_path("Home > Lighting"))
+    product_upsert(sku="CAT-2", title="Mug", category=category_get_or_create_path("Kitchen"))
+    embeddings_process_available()
+    top = inside.category.parent
+    top.name = "Living"
+    top.save()
+    statuses = dict(ProductEmbedding.objects.values_list("product__sku", "status"))
+    assert statuses == {"CAT-1": "pending", "CAT-2": "ready"}
+    embeddings_process_available()
+    assert ProductEmbedding.objects.get(product=inside).status == "ready"
