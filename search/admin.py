@@ -13,7 +13,7 @@ from catalog.admin import ProductAdmin, ProductImageInline
 from catalog.models import Product, ProductImage
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 from search.selectors import index_status
-from search.services.index_queue import embeddings_missing_and_failed_queue, models_wanted, products_reembed
+from search.services.index_queue import embeddings_queue_again, models_wanted, products_reembed
 from search.tasks import embeddings_process_enqueue
 
 BADGE_COLOURS = {"ready": "#1e7e34", "pending": "#8a6d00", "processing": "#1f5fbf", "failed": "#b02a37"}
@@ -103,7 +103,7 @@ class SearchProductAdmin(ProductAdmin):
 
     @admin.action(description="Embed missing and failed (whole catalog)")
     def embed_missing_and_failed(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        count = embeddings_missing_and_failed_queue()
+        count = embeddings_queue_again(statuses=[EmbeddingStatus.FAILED])
         embeddings_process_enqueue()
         self.message_user(request, f"{count} items queued for embedding.", messages.SUCCESS)
 

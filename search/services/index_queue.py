@@ -31,6 +31,11 @@ from search.vector_store import VectorWrite, vectors_write
 logger = logging.getLogger(__name__)
 
 RowClass = type[ImageEmbedding] | type[ProductEmbedding]
+# A row queued again from scratch: no claim, no attempts, no error, claimable now.
+PENDING_AGAIN = {
+    "status": EmbeddingStatus.PENDING, "claimed_by": "", "claimed_at": None,
+    "attempts": 0, "error": "", "available_at": None,
+}  # fmt: skip
 KINDS: dict[str, RowClass] = {"image": ImageEmbedding, "product": ProductEmbedding}
 
 
@@ -94,10 +99,7 @@ def _mark_pending(
                 changed_ids.append((row.pk, source_hash))
         row_class.objects.bulk_create(new_rows, ignore_conflicts=True)  # type: ignore[arg-type]
         for row_id, source_hash in changed_ids:
-            row_class.objects.filter(pk=row_id).update(
-                status=EmbeddingStatus.PENDING, source_hash=source_hash, claimed_by="", claimed_at=None,
-                attempts=0, error="", available_at=None,
-            )  # fmt: skip
+            row_class.objects.filter(pk=row_id).update(source_hash=source_hash, **PENDING_AGAIN)
         marked += len(new_rows) + len(changed_ids)
     return marked
 
@@ -106,13 +108,7 @@ def embeddings_requeue(*, model: EmbeddingModel, statuses: list[str], kinds: Ite
     """Put rows of ``statuses`` back to pending (rebuild --failed / --all)."""
     count = 0
     for kind in kinds:
-        count += (
-            KINDS[kind]
-            .objects.filter(model=model, status__in=statuses)
-            .update(
-                status=EmbeddingStatus.PENDING, claimed_by="", claimed_at=None, attempts=0, error="", available_at=None
-            )
-        )
+        count += KINDS[kind].objects.filter(model=model, status__in=statuses).update(**PENDING_AGAIN)
     return count
 
 
@@ -180,6 +176,12 @@ class BatchResult:
     failed: int = 0
     retried: int = 0
     discarded: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.ready += other.ready
+        self.failed += other.failed
+        self.retried += other.retried
+        self.discarded += other.discarded
 
     @property
     def processed(self) -> int:
@@ -307,8 +309,7 @@ def embeddings_process_available(*, time_budget: float | None = None, worker: st
                 batch = embeddings_process_batch(kind, model, worker=worker)
                 if not batch.processed:
                     break
-                for name in ("ready", "failed", "retried", "discarded"):
-                    setattr(total, name, getattr(total, name) + getattr(batch, name))
+                total.add(batch)
         embedding_model_activation_finish_if_built()
     return total
 
@@ -319,17 +320,18 @@ def products_reembed(product_ids: list[int]) -> int:
     count = 0
     for kind, row_class in KINDS.items():
         owner = "image__product_id__in" if kind == "image" else "product_id__in"
-        count += row_class.objects.filter(model__in=models, **{owner: product_ids}).update(
-            status=EmbeddingStatus.PENDING, claimed_by="", claimed_at=None, attempts=0, error="", available_at=None
-        )
+        count += row_class.objects.filter(model__in=models, **{owner: product_ids}).update(**PENDING_AGAIN)
     images = ProductImage.objects.filter(product_id__in=product_ids).only("id", "product_id", "sha256")
     products = Product.objects.filter(pk__in=product_ids).select_related(CATEGORY_PATH_RELATED)
     return count + image_embeddings_mark_pending(images, models) + product_embeddings_mark_pending(products, models)
 
 
-def embeddings_missing_and_failed_queue() -> int:
+def embeddings_queue_again(*, statuses: list[str]) -> int:
+    """For every wanted model: queue items that have no row yet, and rows of ``statuses`` again
+    (``search_index rebuild``, the admin's "Embed missing and failed")."""
     count = 0
     for model in models_wanted():
         count += embeddings_fill_missing(model)
-        count += embeddings_requeue(model=model, statuses=[EmbeddingStatus.FAILED])
+        if statuses:
+            count += embeddings_requeue(model=model, statuses=statuses)
     return count

@@ -6,10 +6,9 @@ from tqdm import tqdm
 from search.models import EmbeddingStatus
 from search.selectors import index_status
 from search.services.index_queue import (
-    embeddings_fill_missing,
     embeddings_process_available,
+    embeddings_queue_again,
     embeddings_release_stale_claims,
-    embeddings_requeue,
     models_wanted,
 )
 from search.services.model_switch import embedding_model_activation_finish_if_built, embedding_model_bootstrap
@@ -51,16 +50,14 @@ class Command(BaseCommand):
 
     def _rebuild(self, options: dict) -> None:  # type: ignore[type-arg]
         embedding_model_bootstrap()
-        models = models_wanted()
-        if not models:
+        if not models_wanted():
             raise CommandError("No model is active or building: run `manage.py search_model activate NAME`.")
-        queued = 0
-        for model in models:
-            queued += embeddings_fill_missing(model)
-            if options["failed"]:
-                queued += embeddings_requeue(model=model, statuses=[EmbeddingStatus.FAILED])
-            if options["all"]:
-                queued += embeddings_requeue(model=model, statuses=[EmbeddingStatus.READY, EmbeddingStatus.FAILED])
+        statuses: list[str] = []
+        if options["failed"]:
+            statuses = [EmbeddingStatus.FAILED]
+        if options["all"]:
+            statuses = [EmbeddingStatus.READY, EmbeddingStatus.FAILED]
+        queued = embeddings_queue_again(statuses=statuses)
         self.stdout.write(f"{queued} items queued.")
         if options["inline"]:
             self._embed_inline(bool(options["no_progress"]))
