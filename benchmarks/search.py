@@ -7,7 +7,8 @@
    (products and images made with SQL, vectors by binary COPY), HNSW built with the project's
    settings. p50/p95 of the HNSW path and of an exact scan, recall@10 against exact; then
    price filters keeping 1%, 10% and 50% of the rows through the service's strategy
-   (search/services/vector_legs.py) against exact scans of the same filter.
+   (search/services/vector_legs.py) against exact scans of the same filter; then the index
+   rebuilt with the other precision (halfvec / vector) and the unfiltered lines again.
 2. Fashion: the first ``--fashion`` products of ../shared/datasets/fashion imported and embedded
    with the offline preset; the same photo measures with a category filter keeping ~10%.
 3. Request overhead on the fashion catalog: a whole storefront search (Django test client,
@@ -47,7 +48,7 @@ warnings.filterwarnings("ignore", message="No directory at")
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
 from catalog.importing.readers import read_fashion_csv  # noqa: E402
@@ -66,7 +67,12 @@ from search.services.product_search import (  # noqa: E402
     product_search,
 )
 from search.services.vector_legs import neighbours  # noqa: E402
-from search.vector_store import hnsw_indexes_create, neighbours_exact, neighbours_hnsw  # noqa: E402
+from search.vector_store import (  # noqa: E402
+    hnsw_indexes_create,
+    hnsw_indexes_rebuild,
+    neighbours_exact,
+    neighbours_hnsw,
+)
 
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion"
 DIM = 512
@@ -147,7 +153,7 @@ def vector_section(title: str, model: EmbeddingModel, queries: np.ndarray, filte
     hnsw_t, hnsw_r = timed_each(lambda q: neighbours_hnsw(model, "image", q, limit=K), queries)
     r = recall(ids(hnsw_r), ids(exact_r))
     line("exact scan, no filter", exact_t)
-    line("HNSW, no filter", hnsw_t, f"recall@10 {r:.3f}")
+    line(f"HNSW ({model.index_precision} index), no filter", hnsw_t, f"recall@10 {r:.3f}")
     print(f"  -> HNSW p95 / exact p95 = 1/{p(exact_t, 95) / p(hnsw_t, 95):.1f}")
     for label, search_filters in filters.items():
         product_filter = product_filter_build(search_filters)
@@ -279,6 +285,10 @@ def main() -> None:
     parser.add_argument("--fashion", type=int, default=1000, help="fashion products to embed (0: skip)")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--url", default="", help="also time this URL; {q} is replaced by the query text")
+    parser.add_argument(
+        "--no-compare-precision", dest="compare_precision", action="store_false",
+        help="skip rebuilding the synthetic index with the other precision (halfvec / vector) to compare",
+    )  # fmt: skip
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     print(f"Postgres {connection.pg_version}, {os.cpu_count()} CPUs, {args.queries} queries, top-{K}, cosine")
@@ -297,7 +307,20 @@ def main() -> None:
         centres /= np.linalg.norm(centres, axis=1, keepdims=True)
         model = synthetic_load(args.rows, rng, centres)
         filters = {f"{share}%": SearchFilters(price_max=share - 1) for share in (1, 10, 50)}
-        vector_section(f"Synthetic {args.rows:,} x {DIM}", model, clustered(rng, args.queries, centres), filters)
+        queries = clustered(rng, args.queries, centres)
+        vector_section(f"Synthetic {args.rows:,} x {DIM}", model, queries, filters)
+        if args.compare_precision:
+            precision_compare(model, queries)
+
+
+def precision_compare(model: EmbeddingModel, queries: np.ndarray) -> None:
+    """The same queries through an index of the other precision, exact scans again alongside."""
+    halfvec = model.index_precision != EmbeddingModel.IndexPrecision.HALFVEC
+    with override_settings(SNAPSHELF_HALFVEC_INDEX=halfvec):
+        start = time.perf_counter()
+        hnsw_indexes_rebuild(model)
+        print(f"\n## The other index precision ({model.index_precision}, built in {time.perf_counter() - start:.1f} s)")
+    vector_section(f"Synthetic, {model.index_precision} index", model, queries, {})
 
 
 if __name__ == "__main__":

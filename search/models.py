@@ -3,7 +3,8 @@
 A vector row is also the record of work still to do: ``pending`` rows are the queue, so a
 lost broker message or a dead worker costs time, never data. Vectors of every model live
 side by side in untyped ``vector`` columns; each model gets its own partial HNSW index on
-``embedding::vector(dim)`` (see search/vector_store.py, the one module with vector SQL).
+``embedding::halfvec(dim)`` or ``embedding::vector(dim)`` (see search/vector_store.py, the one
+module with vector SQL).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ class EmbeddingModel(models.Model):
         ACTIVE = "active", "Active"
         RETIRED = "retired", "Retired"
 
+    class IndexPrecision(models.TextChoices):
+        VECTOR = "vector", "Single precision (vector)"
+        HALFVEC = "halfvec", "Half precision (halfvec)"
+
     name = models.CharField(max_length=100, help_text="Key in SNAPSHELF_EMBEDDING_MODELS.")
     model_id = models.CharField(max_length=300, unique=True, help_text="The exact weights and preprocessing.")
     image_dim = models.PositiveIntegerField()
@@ -33,6 +38,11 @@ class EmbeddingModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    # The cast the model's HNSW indexes were built on; queries repeat it to use them. Set when the
+    # indexes are built (SNAPSHELF_HALFVEC_INDEX), changed by `manage.py search_model reindex`.
+    index_precision = models.CharField(
+        max_length=10, choices=IndexPrecision.choices, default=IndexPrecision.VECTOR, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,7 +1,8 @@
 """The one module with vector SQL: per-model HNSW indexes, vector writes and nearest-neighbour reads.
 
 Vectors of all models share untyped ``vector`` columns. Each model gets partial expression
-indexes ``((embedding::vector(dim)) vector_cosine_ops) WHERE model_id = <pk>``; a query uses
+indexes ``((embedding::halfvec(dim)) halfvec_cosine_ops) WHERE model_id = <pk>`` (or
+``vector``: ``EmbeddingModel.index_precision`` records which); a query uses
 the index only when it repeats that expression and predicate, so the model's primary key and
 dimension are written into the SQL as integers (a bound parameter would let a generic plan
 skip the partial index).
@@ -43,18 +44,53 @@ def _dim(model: EmbeddingModel, kind: str) -> int:
     return int(model.image_dim if kind == "image" else model.text_dim)
 
 
-def _cast(model: EmbeddingModel, kind: str, *, halfvec: bool) -> str:
-    return f"embedding::{'halfvec' if halfvec else 'vector'}({_dim(model, kind)})"
+def _cast(model: EmbeddingModel, kind: str, *, precision: str) -> str:
+    return f"embedding::{precision}({_dim(model, kind)})"
 
 
-def hnsw_index_name(model: EmbeddingModel, kind: str) -> str:
-    return f"search_{kind}_hnsw_{int(model.pk)}"
+def hnsw_index_name(model: EmbeddingModel, kind: str, precision: str) -> str:
+    # The name predates halfvec indexes: single-precision indexes keep it.
+    suffix = "_half" if precision == EmbeddingModel.IndexPrecision.HALFVEC else ""
+    return f"search_{kind}_hnsw_{int(model.pk)}{suffix}"
+
+
+def index_precision_configured() -> str:
+    """The precision new HNSW indexes get (SNAPSHELF_HALFVEC_INDEX)."""
+    halfvec = bool(search_setting("HALFVEC_INDEX"))
+    return EmbeddingModel.IndexPrecision.HALFVEC if halfvec else EmbeddingModel.IndexPrecision.VECTOR
 
 
 def hnsw_indexes_create(model: EmbeddingModel) -> None:
-    """Create the model's HNSW cosine indexes (image and product text) unless they exist."""
-    halfvec = bool(search_setting("HALFVEC_INDEX"))
-    ops = "halfvec_cosine_ops" if halfvec else "vector_cosine_ops"
+    """Build the model's HNSW cosine indexes (image and product text) with the configured
+    precision unless they exist, and record that precision on the model (queries follow it)."""
+    precision = index_precision_configured()
+    _hnsw_indexes_build(model, precision, {kind: hnsw_index_name(model, kind, precision) for kind in TABLES})
+    if model.index_precision != precision:
+        model.index_precision = precision
+        model.save(update_fields=["index_precision"])
+    # A model activated again may still have indexes of the other precision: no query uses them.
+    _indexes_drop([hnsw_index_name(model, kind, other) for kind in TABLES for other in _others(precision)])
+
+
+def hnsw_indexes_rebuild(model: EmbeddingModel) -> None:
+    """Build the model's indexes again with the current settings (precision, m, ef_construction)
+    while the old ones keep serving searches, then switch to the new ones."""
+    precision = index_precision_configured()
+    names = {kind: hnsw_index_name(model, kind, precision) for kind in TABLES}
+    building = {kind: f"{name}_new" for kind, name in names.items()}
+    _indexes_drop(list(building.values()))  # left by an interrupted rebuild (maybe invalid)
+    _hnsw_indexes_build(model, precision, building)
+    # From here on searches use the new indexes (same expression and predicate; the name does not matter).
+    model.index_precision = precision
+    model.save(update_fields=["index_precision"])
+    hnsw_indexes_drop(model)  # the old ones, under either precision's name
+    with connection.cursor() as cursor:
+        for kind, name in building.items():
+            cursor.execute(f"ALTER INDEX {name} RENAME TO {names[kind]}")
+
+
+def _hnsw_indexes_build(model: EmbeddingModel, precision: str, names: dict[str, str]) -> None:
+    ops = f"{precision}_cosine_ops"
     concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
     with connection.cursor() as cursor:
         if connection.in_atomic_block:
@@ -63,8 +99,8 @@ def hnsw_indexes_create(model: EmbeddingModel) -> None:
         cursor.execute(f"SET maintenance_work_mem = '{int(search_setting('INDEX_BUILD_MEMORY_MB'))}MB'")
         for kind, table in TABLES.items():
             cursor.execute(
-                f"CREATE INDEX {concurrently} IF NOT EXISTS {hnsw_index_name(model, kind)} ON {table} "
-                f"USING hnsw (({_cast(model, kind, halfvec=halfvec)}) {ops}) "
+                f"CREATE INDEX {concurrently} IF NOT EXISTS {names[kind]} ON {table} "
+                f"USING hnsw (({_cast(model, kind, precision=precision)}) {ops}) "
                 f"WITH (m = {int(search_setting('HNSW_M'))}, "
                 f"ef_construction = {int(search_setting('HNSW_EF_CONSTRUCTION'))}) "
                 f"WHERE model_id = {int(model.pk)}"
@@ -74,17 +110,30 @@ def hnsw_indexes_create(model: EmbeddingModel) -> None:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
+def _others(precision: str) -> list[str]:
+    return [other for other in EmbeddingModel.IndexPrecision if other != precision]
+
+
+def _index_names_all(model: EmbeddingModel) -> list[str]:
+    return [hnsw_index_name(model, kind, precision) for kind in TABLES for precision in EmbeddingModel.IndexPrecision]
+
+
 def hnsw_indexes_drop(model: EmbeddingModel) -> None:
+    _indexes_drop(_index_names_all(model))
+
+
+def _indexes_drop(names: list[str]) -> None:
     concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
     with connection.cursor() as cursor:
-        for kind in TABLES:
-            cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {hnsw_index_name(model, kind)}")
+        for name in names:
+            cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {name}")
 
 
 def hnsw_index_names_present(model: EmbeddingModel) -> list[str]:
-    names = [hnsw_index_name(model, kind) for kind in TABLES]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)", [names])
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s) ORDER BY indexname", [_index_names_all(model)]
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -177,9 +226,9 @@ def neighbours_hnsw(
     Both are ``SET LOCAL``, so they need (and end with) a transaction.
     """
     where, params = _where(model, product_filter)
-    halfvec = bool(search_setting("HALFVEC_INDEX"))
-    query_type = f"{'halfvec' if halfvec else 'vector'}({_dim(model, kind)})"
-    expression = f"{_cast(model, kind, halfvec=halfvec)} <=> %s::{query_type}"
+    # The cast the model's index was built on (the planner matches the expression).
+    precision = model.index_precision
+    expression = f"{_cast(model, kind, precision=precision)} <=> %s::{precision}({_dim(model, kind)})"
     sql = (
         f"SELECT {_item_column(kind)}, e.product_id, {expression} AS distance FROM {TABLES[kind]} e "
         # Ordering by the output column is the same expression to the planner (the index serves

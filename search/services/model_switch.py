@@ -16,7 +16,7 @@ from django.utils import timezone
 from search.conf import search_setting
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 from search.services.index_queue import KINDS, embeddings_fill_missing
-from search.vector_store import MAX_PLAIN_DIM, hnsw_indexes_create, hnsw_indexes_drop
+from search.vector_store import MAX_PLAIN_DIM, hnsw_indexes_create, hnsw_indexes_drop, hnsw_indexes_rebuild
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,18 @@ def embedding_model_activation_finish_if_built() -> EmbeddingModel | None:
 def _work_left(model: EmbeddingModel) -> bool:
     open_statuses = [EmbeddingStatus.PENDING, EmbeddingStatus.PROCESSING]
     return any(KINDS[kind].objects.filter(model=model, status__in=open_statuses).exists() for kind in KINDS)
+
+
+def embedding_model_reindex() -> EmbeddingModel:
+    """Rebuild the active model's HNSW indexes with the current settings (after changing
+    SNAPSHELF_HALFVEC_INDEX, SNAPSHELF_HNSW_M or SNAPSHELF_HNSW_EF_CONSTRUCTION); the old indexes
+    serve searches until the new ones are built."""
+    model = embedding_model_active()
+    if model is None:
+        raise ModelSwitchError("There is no active model to reindex.")
+    hnsw_indexes_rebuild(model)
+    logger.info("rebuilt the HNSW indexes of %s (%s)", model, model.index_precision)
+    return model
 
 
 def embedding_model_prune() -> list[EmbeddingModel]:

@@ -23,7 +23,13 @@ from search.services.model_switch import (
     embedding_model_bootstrap,
     embedding_model_prune,
 )
-from search.vector_store import VectorWrite, hnsw_index_names_present, vector_literal, vectors_write
+from search.vector_store import (
+    VectorWrite,
+    hnsw_index_names_present,
+    neighbours_hnsw,
+    vector_literal,
+    vectors_write,
+)
 from tests.sample_images import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -164,24 +170,74 @@ def test_deleting_removes_vectors(tiny_models):
     assert not ProductEmbedding.objects.exists()
 
 
-def test_hnsw_index_is_used_for_a_model_query(tiny_models):
-    model = embedding_model_activate("tiny")
-    product_with_image("P-10")
-    embeddings_process_available()
+def _hnsw_plan(model) -> str:
+    """The plan of a nearest-image query written the way search/vector_store.py writes it."""
+    precision, dim = model.index_precision, model.image_dim
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
         # Once autovacuum has analysed the table (after earlier tests' committed rows), a tiny table
         # makes "btree on model_id, then sort" cheaper; the question here is whether HNSW can serve.
         cursor.execute("SET enable_sort = off")
-        query = vector_literal(np.ones(model.image_dim, dtype=np.float32))
+        query = vector_literal(np.ones(dim, dtype=np.float32))
         cursor.execute(
             f"EXPLAIN SELECT id FROM search_imageembedding WHERE model_id = {model.pk} "
-            f"ORDER BY embedding::vector({model.image_dim}) <=> '{query}'::vector({model.image_dim}) LIMIT 5"
+            f"ORDER BY embedding::{precision}({dim}) <=> '{query}'::{precision}({dim}) LIMIT 5"
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("RESET enable_seqscan")
         cursor.execute("RESET enable_sort")
-    assert f"search_image_hnsw_{model.pk}" in plan
+    return plan
+
+
+@pytest.mark.parametrize(("halfvec", "index_suffix"), [(True, "_half"), (False, "")])
+def test_hnsw_index_is_used_for_a_model_query(tiny_models, settings, halfvec, index_suffix):
+    settings.SNAPSHELF_HALFVEC_INDEX = halfvec
+    model = embedding_model_activate("tiny")
+    product_with_image("P-10")
+    embeddings_process_available()
+    model.refresh_from_db()
+    assert model.index_precision == ("halfvec" if halfvec else "vector")
+    assert f"search_image_hnsw_{model.pk}{index_suffix} " in _hnsw_plan(model)
+
+
+def test_reindex_switches_precision_and_search_follows(tiny_models, settings, capsys):
+    settings.SNAPSHELF_HALFVEC_INDEX = False
+    model = embedding_model_activate("tiny")
+    product, _ = product_with_image("P-RI")
+    product_with_image("P-RJ", colour=(0, 0, 200))
+    embeddings_process_available()
+    model.refresh_from_db()
+    vector = np.asarray(ImageEmbedding.objects.get(product=product).embedding, dtype=np.float32)
+    before = neighbours_hnsw(model, "image", vector, limit=2)
+    assert hnsw_index_names_present(model) == [f"search_image_hnsw_{model.pk}", f"search_product_hnsw_{model.pk}"]
+
+    settings.SNAPSHELF_HALFVEC_INDEX = True
+    call_command("search_model", "reindex")
+    assert "Rebuilt the HNSW indexes of tiny (halfvec)" in capsys.readouterr().out
+    model.refresh_from_db()
+    assert model.index_precision == "halfvec"
+    # The single-precision indexes are gone, the half-precision ones serve the model's queries.
+    assert hnsw_index_names_present(model) == [
+        f"search_image_hnsw_{model.pk}_half",
+        f"search_product_hnsw_{model.pk}_half",
+    ]
+    assert f"search_image_hnsw_{model.pk}_half " in _hnsw_plan(model)
+    after = neighbours_hnsw(model, "image", vector, limit=2)
+    assert [n.product_id for n in after] == [n.product_id for n in before]
+    assert after[0].distance == pytest.approx(0.0, abs=1e-3)
+
+    call_command("search_model", "reindex")  # same precision: built again under the same names
+    assert hnsw_index_names_present(model) == [
+        f"search_image_hnsw_{model.pk}_half",
+        f"search_product_hnsw_{model.pk}_half",
+    ]
+
+
+def test_reindex_without_an_active_model_is_a_clear_error(tiny_models):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="no active model"):
+        call_command("search_model", "reindex")
 
 
 def test_commands_status_and_inline_rebuild(tiny_models, capsys):

@@ -5,6 +5,7 @@ from search.services.model_switch import (
     ModelSwitchError,
     embedding_model_activate,
     embedding_model_prune,
+    embedding_model_reindex,
 )
 
 
@@ -19,6 +20,11 @@ class Command(BaseCommand):
             "--inline", action="store_true", help="Embed in this process (no worker needed) and switch when done."
         )
         sub.add_parser("prune", help="Delete the vectors of retired models.")
+        sub.add_parser(
+            "reindex",
+            help="Rebuild the active model's HNSW indexes with the current settings "
+            "(SNAPSHELF_HALFVEC_INDEX, SNAPSHELF_HNSW_M, SNAPSHELF_HNSW_EF_CONSTRUCTION).",
+        )
         sub.add_parser("list", help="List the models the index knows.")
 
     def handle(self, *args: object, **options: object) -> None:
@@ -28,9 +34,15 @@ class Command(BaseCommand):
         elif action == "prune":
             for model in embedding_model_prune():
                 self.stdout.write(f"pruned {model}")
+        elif action == "reindex":
+            try:
+                model = embedding_model_reindex()
+            except ModelSwitchError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"Rebuilt the HNSW indexes of {model.name} ({model.index_precision}).")
         else:
             for model in EmbeddingModel.objects.all():
-                self.stdout.write(str(model))
+                self.stdout.write(f"{model} index={model.index_precision}")
 
     def _activate(self, name: str, *, inline: bool) -> None:
         from search.embedders.base import EmbedderLoadError
