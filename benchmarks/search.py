@@ -11,9 +11,10 @@
    rebuilt with the other precision (halfvec / vector) and the unfiltered lines again.
 2. Fashion: the first ``--fashion`` products of ../shared/datasets/fashion imported and embedded
    with the offline preset; the same photo measures with a category filter keeping ~10%.
-3. Request overhead on the fashion catalog: a whole storefront search (Django test client,
-   middleware, form, service, template) and, with ``--url``, any URL (the REST API), against
-   text encoding plus the raw SQL of the same legs.
+3. Request overhead on the fashion catalog: the search service, a whole storefront search and a
+   whole REST API search (Django test client: middleware, form or serializers, service, template
+   or JSON) and, with ``--url``, any URL, against text encoding plus raw SQL: the legs' SQL alone,
+   and every statement the request itself sends, replayed on a bare cursor.
 
 Uses config.settings.test: its own Postgres and Redis in a temporary folder, never .data/.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -49,6 +51,7 @@ warnings.filterwarnings("ignore", message="No directory at")
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
 from catalog.importing.readers import read_fashion_csv  # noqa: E402
@@ -218,6 +221,9 @@ def fashion_queries(model: EmbeddingModel, n: int) -> np.ndarray:
 
 
 def request_section(queries: int, url: str) -> None:
+    """Each step's time against text encoding plus raw SQL, two ways: the legs' SQL alone (run
+    through the same functions as the service), and every statement the step itself sends
+    (captured once per query text, then replayed on a bare psycopg cursor each round)."""
     print("\n## Request overhead (fashion catalog, offline preset, text query)")
     texts = ["blue shirts", "black watch", "red dress", "white sports shoes", "brown leather belt"]
     embedder = embedder_get("offline")
@@ -228,7 +234,7 @@ def request_section(queries: int, url: str) -> None:
     def encode(text: str) -> np.ndarray:
         return embedder.embed_texts([text])[0]
 
-    def raw_sql(text: str, vector: np.ndarray) -> None:
+    def legs_sql(text: str, vector: np.ndarray) -> None:
         words = keywords.query_words(text)
         keywords.sku_exact(text, product_filter)
         keywords.sku_prefix(text, product_filter, limit=depth)
@@ -242,8 +248,6 @@ def request_section(queries: int, url: str) -> None:
     # A read key with a rate far above this benchmark's request count.
     _, api_key = api_key_create(name="benchmark", kind="read", throttle_rate="100000/min")
     steps: dict[str, Callable[[str], Any]] = {
-        "encode": encode,
-        "sql": lambda text: raw_sql(text, vectors[text]),
         "service": lambda text: product_search(SearchQuery(text=text)),
         "view": lambda text: client.get("/search/", {"q": text}),
         "api": lambda text: client.post(
@@ -257,26 +261,63 @@ def request_section(queries: int, url: str) -> None:
                 response.read()
 
         steps["url"] = fetch
+    # The first round of every text warms caches and makes the result pages' thumbnails; the
+    # second captures the SQL each step sends for each text.
+    for text in texts:
+        for step in steps.values():
+            step(text)
+    captured = {(name, text): statements_of(step, text) for name, step in steps.items() for text in texts}
+    raw = connection.connection.cursor()
+
+    def replay(statements: list[str]) -> None:
+        for sql in statements:
+            raw.execute(sql)
+            if raw.description is not None:
+                raw.fetchall()
+
+    timed: dict[str, Callable[[str], Any]] = {
+        "encode": encode,
+        "legs sql": lambda text: legs_sql(text, vectors[text]),
+        **{f"{name} sql": (lambda text, n=name: replay(captured[(n, text)])) for name in steps},
+        **steps,
+    }
     # Interleaved, one query through every step in turn: load from other processes on a shared
     # machine then affects all of them alike, and the differences stay meaningful.
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for index in range(queries + len(texts)):
+    times: dict[str, list[float]] = {name: [] for name in timed}
+    for index in range(queries):
         text = texts[index % len(texts)]
-        for name, step in steps.items():
+        for name, step in timed.items():
             start = time.perf_counter()
             step(text)
-            # The first round of every text warms caches and makes the result pages' thumbnails.
-            if index >= len(texts):
-                times[name].append((time.perf_counter() - start) * 1000)
-    encode_t, sql_t, service_t, view_t, api_t = (times[n] for n in ("encode", "sql", "service", "view", "api"))
-    core = p(encode_t, 50) + p(sql_t, 50)
-    line("text encoding", encode_t)
-    line("raw SQL of the legs", sql_t)
-    line("product_search() service", service_t, f"overhead p50 {p(service_t, 50) - core:+.2f} ms")
-    line("storefront view (test client)", view_t, f"overhead p50 {p(view_t, 50) - core:+.2f} ms")
-    line("API POST /api/v1/search/ (test client)", api_t, f"overhead p50 {p(api_t, 50) - core:+.2f} ms")
-    if url:
-        line(f"URL {url[:30]}", times["url"], f"overhead p50 {p(times['url'], 50) - core:+.2f} ms")
+            times[name].append((time.perf_counter() - start) * 1000)
+    encode50, legs50 = p(times["encode"], 50), p(times["legs sql"], 50)
+    line("text encoding", times["encode"])
+    line("raw SQL of the legs", times["legs sql"])
+    labels = {
+        "service": "product_search() service",
+        "view": "storefront view (test client)",
+        "api": "API POST /api/v1/search/ (test client)",
+        "url": f"URL {url[:30]}",
+    }
+    for name in steps:
+        own = times[f"{name} sql"]
+        statements = len(captured[(name, texts[0])])
+        line(f"  its {statements} SQL statements, replayed raw", own)
+        line(labels[name], times[name], f"overhead p50 {p(times[name], 50) - encode50 - legs50:+.2f} ms over legs SQL, "
+             f"{p(times[name], 50) - encode50 - p(own, 50):+.2f} ms over its own SQL")  # fmt: skip
+
+
+def statements_of(step: Callable[[str], Any], text: str) -> list[str]:
+    """The SQL statements one call sends, as sent (Django's client-side cursor binds the values)."""
+    with CaptureQueriesContext(connection) as context:
+        step(text)
+    statements = []
+    for query in context.captured_queries:
+        # A queryset's .iterator() (a form's ModelChoiceField) reads through a named server-side
+        # cursor: replay the query it declares.
+        declared = re.match(r"DECLARE \S+ NO SCROLL CURSOR WITH(?:OUT)? HOLD FOR (.*)$", query["sql"], re.S)
+        statements.append(declared.group(1) if declared else query["sql"])
+    return statements
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from django.db.models import QuerySet
 from PIL import Image
 
 from catalog.models import Category, Product, ProductImage
-from catalog.selectors import category_subtree_ids, product_list_active
+from catalog.selectors import category_subtree_ids, products_for_display
 from search.conf import search_setting
 from search.embedders.base import Embedder, EmbedderLoadError
 from search.models import EmbeddingModel
@@ -251,7 +251,7 @@ REASONS = {
 
 def _hits(ranked: list[tuple[int, float]], legs: Sequence[Leg]) -> list[SearchHit]:
     ids = [pk for pk, _ in ranked]
-    products = product_list_active().in_bulk(ids)
+    products = products_for_display(ids)
     by_leg = {leg.name: {m.product_id: m for m in leg.matches} for leg in legs}
     hits = []
     for pk, score in ranked:

@@ -1,0 +1,61 @@
+"""The in-process category tree and the products loaded for result lists."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Category
+from catalog.selectors import categories_by_id, category_subtree_ids, products_for_display
+from catalog.services import category_get_or_create_path, product_image_add, product_upsert
+from tests.sample_images import image_bytes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_category_tree_is_read_once_until_a_change_is_committed():
+    shoes = category_get_or_create_path("Footwear > Shoes")
+    assert categories_by_id()[shoes.pk].full_path == "Footwear > Shoes"
+    with CaptureQueriesContext(connection) as queries:
+        tree = categories_by_id()
+        assert tree[shoes.pk].full_path == "Footwear > Shoes"
+    assert len(queries) == 0  # kept in this process; the version check is one cache read
+
+    footwear = Category.objects.get(name="Footwear")
+    with transaction.atomic():
+        footwear.name = "Shoes & boots"
+        footwear.save()
+        # Inside the transaction the table is read each time (the change is not committed yet).
+        assert categories_by_id()[shoes.pk].full_path == "Shoes & boots > Shoes"
+    # Committed: every process reads the table again.
+    assert categories_by_id()[shoes.pk].full_path == "Shoes & boots > Shoes"
+
+    with transaction.atomic():
+        Category.objects.create(name="Boots", slug="boots", parent=footwear)
+        transaction.set_rollback(True)
+    assert {c.name for c in categories_by_id().values()} == {"Shoes & boots", "Shoes"}
+
+    shoes.delete()
+    assert shoes.pk not in categories_by_id()
+    assert category_subtree_ids(footwear) == [footwear.pk]
+
+
+@pytest.mark.django_db
+def test_products_for_display_need_no_query_per_product():
+    category = category_get_or_create_path("Apparel > Tops > Shirts")
+    ids = []
+    for index in range(3):
+        product, _ = product_upsert(sku=f"DISP-{index}", title=f"Shirt {index}", category=category)
+        for colour in ((200, 0, 0), (0, 200, 0)):
+            product_image_add(product=product, data=image_bytes((colour[0], colour[1], index * 40)))
+        ids.append(product.pk)
+    inactive, _ = product_upsert(sku="DISP-OFF", title="Gone", is_active=False)
+    with CaptureQueriesContext(connection) as queries:
+        products = products_for_display([*ids, inactive.pk])
+        paths = {p.category.full_path for p in products.values()}
+        image_counts = [len(p.images.all()) for p in products.values()]
+    assert set(products) == set(ids)
+    assert paths == {"Apparel > Tops > Shirts"}
+    assert image_counts == [2, 2, 2]
+    # Products, their images, and the category table (read each time inside a test's transaction).
+    assert len(queries) == 3
