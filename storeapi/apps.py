@@ -7,4 +7,6 @@ class StoreApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from storeapi import cors, schema  # noqa: F401 - CORS origin check for public keys; OpenAPI extensions
+        # CORS origin check for public keys; OpenAPI extensions; forgetting cached keys on save/delete.
+        from storeapi import cors, schema  # noqa: F401
+        from storeapi.services import api_keys  # noqa: F401

@@ -27,6 +27,7 @@ from storeapi.serializers.products import (
     ProductUpsertResultSerializer,
     ProductWriteSerializer,
 )
+from storeapi.serializers.representations import product_data, product_image_data
 from storeapi.services.image_fetches import image_fetch_queue
 from storeapi.services.products import (
     bulk_summary,
@@ -69,8 +70,8 @@ class ProductListView(ApiGenericView):
             category=data.get("category"), brand=data.get("brand", ""), is_active=data.get("is_active"),
             in_stock=data.get("in_stock"), q=data.get("q", ""),
         )  # fmt: skip
-        page = self.paginate_queryset(product_list(filters))
-        return self.get_paginated_response(ProductSerializer(page, many=True, context={"request": request}).data)
+        page = self.paginate_queryset(product_list(filters)) or []
+        return self.get_paginated_response([product_data(product, request) for product in page])
 
     @extend_schema(
         tags=TAG_PRODUCTS,
@@ -86,14 +87,14 @@ class ProductListView(ApiGenericView):
 
 
 def _product_data(product: Product, request: Request) -> dict[str, Any]:
-    fresh = product_get(product.pk)  # images and category loaded as in lists
-    return ProductSerializer(fresh, context={"request": request}).data  # type: ignore[return-value]
+    # Loaded again, with images and category as in lists (404 if it was deleted meanwhile).
+    return product_data(_product_or_404(product.pk), request)
 
 
 class ProductDetailView(ApiView):
     @extend_schema(tags=TAG_PRODUCTS, summary="Get a product", responses=ProductSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ProductSerializer(_product_or_404(pk), context={"request": request}).data)
+        return Response(product_data(_product_or_404(pk), request))
 
     @extend_schema(
         tags=TAG_PRODUCTS,
@@ -160,7 +161,7 @@ class ProductImageListView(ApiView):
     @extend_schema(tags=TAG_PRODUCTS, summary="List a product's images", responses=ProductImageSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         product = _product_or_404(pk)
-        return Response(ProductImageSerializer(product.images.all(), many=True, context={"request": request}).data)
+        return Response([product_image_data(image, request) for image in product.images.all()])
 
     @extend_schema(
         tags=TAG_PRODUCTS,
@@ -188,7 +189,7 @@ class ProductImageListView(ApiView):
             )
         except ImageRejected as exc:
             raise ValidationError({"file": [str(exc)]}) from exc
-        body = ProductImageSerializer(image, context={"request": request}).data
+        body = product_image_data(image, request)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def _queue(self, product: Product, data: dict[str, Any]) -> Response:

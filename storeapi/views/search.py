@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from catalog.models import Product
 from search.services.product_search import SearchError, SearchFilters, SearchHit, products_similar
 from storeapi.serializers.products import CategorySerializer
+from storeapi.serializers.representations import search_hit_data
 from storeapi.serializers.search import (
-    SearchHitSerializer,
     SearchRequestSerializer,
     SearchResponseSerializer,
     SimilarParamsSerializer,
@@ -21,8 +21,9 @@ from storeapi.services.search import ApiSearch, search_run
 from storeapi.views.base import JSON_OR_MULTIPART, ApiView
 
 
-def _hits_data(hits: list[SearchHit], request: Request) -> list[Any]:
-    return SearchHitSerializer(hits, many=True, context={"request": request}).data  # type: ignore[return-value]
+def _hits_data(hits: list[SearchHit], request: Request) -> list[dict[str, Any]]:
+    # The JSON of SearchHitSerializer, without its per-request cost (see serializers/representations.py).
+    return [search_hit_data(hit, request) for hit in hits]
 
 
 class SearchView(ApiView):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from storeapi.models import ApiKey
-from storeapi.services.api_keys import api_key_create, api_key_hash
+from storeapi.services.api_keys import KEY_CACHE_SECONDS, api_key_create, api_key_find, api_key_hash
 from tests.catalog.factories import ProductFactory
 from tests.storeapi.conftest import client_with
 
@@ -131,3 +135,27 @@ def test_admin_creates_a_key_and_shows_it_once(admin_client):
     change_page = admin_client.get(reverse("admin:storeapi_apikey_change", args=[api_key.pk])).content.decode()
     assert key not in change_page and api_key.prefix in change_page
     assert client_with(key).post(SEARCH, {"text": "x"}, format="json").status_code not in (401, 403)
+
+
+def test_found_keys_are_cached_briefly_and_revoking_in_the_admin_takes_effect_at_once(admin_client):
+    api_key, key = api_key_create(name="Shop front", kind="read")
+    client = client_with(key)
+    assert client.get(PRODUCTS).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert api_key_find(key) == api_key
+    assert not queries.captured_queries  # found again without a query
+    change = reverse("admin:storeapi_apikey_change", args=[api_key.pk])
+    form = {"name": "Shop front", "allowed_origins": "", "throttle_rate": ""}  # "active" unticked
+    assert admin_client.post(change, form).status_code == 302
+    assert client.get(PRODUCTS).status_code == 401
+
+
+def test_keys_revoked_without_a_save_are_refused_after_the_cache_time(monkeypatch):
+    _, key = api_key_create(name="Shop front", kind="read")
+    client = client_with(key)
+    assert client.get(PRODUCTS).status_code == 200
+    ApiKey.objects.update(is_active=False)  # no signal: this process still has the key for a moment
+    assert client.get(PRODUCTS).status_code == 200
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now + KEY_CACHE_SECONDS + 1)
+    assert client.get(PRODUCTS).status_code == 401
