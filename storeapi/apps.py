@@ -8,5 +8,4 @@ class StoreApiConfig(AppConfig):
 
     def ready(self) -> None:
         # CORS origin check for public keys; OpenAPI extensions; forgetting cached keys on save/delete.
-        from storeapi import cors, schema  # noqa: F401
-        from storeapi.services import api_keys  # noqa: F401
+        from storeapi import cors, schema, signals  # noqa: F401

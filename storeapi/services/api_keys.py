@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from datetime import timedelta
-from typing import Any
 
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from storeapi.models import ApiKey
@@ -17,13 +15,12 @@ from storeapi.models import ApiKey
 KEY_PREFIXES = {ApiKey.Kind.PUBLIC: "ss_pub_", ApiKey.Kind.READ: "ss_read_", ApiKey.Kind.WRITE: "ss_write_"}
 # Writing last_used_at on every request would make each search a database write.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
-# Every API request looks its key up. The row is kept in this process for a few seconds so that
-# requests need no query for it: saving or deleting a key (revoking one in the admin is a save)
-# forgets it in the process that did so at once, other processes within KEY_CACHE_SECONDS (and
-# queryset.update(), which sends no signal, takes effect within that time too). Unknown keys are
-# not remembered, so the cache holds at most one entry per active key.
-KEY_CACHE_SECONDS = 5.0
-_keys_found: dict[str, tuple[float, ApiKey]] = {}
+# Every API request looks its key up. Found keys are kept in the shared cache (Redis) by hash, so
+# requests need no query for them; saving or deleting a key (revoking one in the admin is a save)
+# drops its entry at once and again when the change commits (storeapi/signals.py), in every
+# process. Changes without a signal (queryset.update(), raw SQL) must call api_key_forget(), or
+# take effect within KEY_CACHE_SECONDS. Unknown keys are not remembered.
+KEY_CACHE_SECONDS = 300
 
 
 def api_key_hash(key: str) -> str:
@@ -58,22 +55,26 @@ def api_key_find(key: str) -> ApiKey | None:
     if not key or len(key) > 200:
         return None
     key_hash = api_key_hash(key)
-    now = time.monotonic()
-    expires, api_key = _keys_found.get(key_hash, (0.0, None))
-    if api_key is None or expires <= now:
+    api_key = cache.get(_cache_key(key_hash))
+    if api_key is None:
         api_key = ApiKey.objects.filter(key_hash=key_hash, is_active=True).first()
         if api_key is None:
-            _keys_found.pop(key_hash, None)
             return None
-        _keys_found[key_hash] = (now + KEY_CACHE_SECONDS, api_key)
+        cache.set(_cache_key(key_hash), api_key, KEY_CACHE_SECONDS)
     _api_key_touch(api_key)
     return api_key
 
 
-@receiver([post_save, post_delete], sender=ApiKey, dispatch_uid="storeapi_api_key_forget")
-def api_key_forget(sender: Any, instance: ApiKey, **kwargs: Any) -> None:
-    """Drop a changed or deleted key from this process's cache of found keys."""
-    _keys_found.pop(instance.key_hash, None)
+def api_key_forget(api_key: ApiKey) -> None:
+    """Drop the key from the cache of found keys now and once the current transaction commits
+    (a request in another process may cache the old row before then)."""
+    cache_key = _cache_key(api_key.key_hash)
+    cache.delete(cache_key)
+    transaction.on_commit(lambda: cache.delete(cache_key))
+
+
+def _cache_key(key_hash: str) -> str:
+    return f"snapshelf:storeapi:api-key:{key_hash}"
 
 
 def _api_key_touch(api_key: ApiKey) -> None:
@@ -81,6 +82,7 @@ def _api_key_touch(api_key: ApiKey) -> None:
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+        cache.set(_cache_key(api_key.key_hash), api_key, KEY_CACHE_SECONDS)
 
 
 def api_key_origin_allowed(api_key: ApiKey, origin: str | None) -> bool:
