@@ -94,3 +94,31 @@ def attribute_values(key: str, *, limit: int = 50) -> list[str]:
         values = sorted(str(row["value"]).lower() for row in rows)
         cache.set(cache_key, values, search_setting("SEARCH_STATS_TTL_SECONDS"))
     return values
+
+
+CATEGORY_CHOICES_CACHE_KEY = "snapshelf:search:category-choices:v1"
+
+
+def category_choices() -> list[tuple[int, str]]:
+    """The category filter's options, (id, full path), cached for SEARCH_STATS_TTL_SECONDS.
+
+    Saving or deleting a Category forgets them (search/signals.py); the TTL bounds what a change
+    that sends no signal (queryset.update, a raw import) leaves shown. Only the options are cached:
+    the form still validates a chosen id against the database.
+    """
+    from django.core.cache import cache
+
+    from catalog.selectors import category_paths
+    from search.conf import search_setting
+
+    choices = cache.get(CATEGORY_CHOICES_CACHE_KEY)
+    if choices is None:
+        choices = category_paths()
+        cache.set(CATEGORY_CHOICES_CACHE_KEY, choices, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    return choices
+
+
+def category_choices_forget() -> None:
+    from django.core.cache import cache
+
+    cache.delete(CATEGORY_CHOICES_CACHE_KEY)

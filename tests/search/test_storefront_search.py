@@ -68,6 +68,15 @@ def test_bad_input_gets_a_message_not_an_error(client, demo_index, data, message
     assert message in response.content.decode()
 
 
+@pytest.mark.parametrize("category", ["999999999", "abc", "1.5", "-1", "99999999999999999999999", "1\x00"])
+def test_an_unknown_category_is_a_form_error(client, demo_index, category):
+    # The options come from a cache; the chosen id is still checked against the database.
+    response = client.get(reverse(RESULTS), {"q": "mug", "category": category})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Select a valid choice" in html or "Null characters are not allowed" in html
+
+
 def test_a_too_large_photo_is_refused_with_its_size(client, demo_index, settings):
     settings.SNAPSHELF_IMAGE_MAX_BYTES = 1000
     response = client.post(reverse(RESULTS), {"photo": upload("big.png", image_bytes(size=(400, 400)) + b"\0" * 2000)})
