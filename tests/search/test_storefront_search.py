@@ -49,6 +49,10 @@ def test_text_search_and_colour_filter_by_get(client, demo_index):
     hits = page.context["result"].hits
     assert hits[0].product.sku == "DEMO-SNEAKER-GREEN"
     assert all(h.product.attributes["colour"] == "green" for h in hits)
+    # Each card says why it matched; the first links to its product.
+    html = page.content.decode()
+    assert html.count('<span class="reasons">') == len(hits)
+    assert f'<a href="{hits[0].product.get_absolute_url()}">' in html
 
 
 @pytest.mark.parametrize(
