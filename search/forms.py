@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
-from django.utils.choices import CallableChoiceIterator
 from PIL import Image
 
 from catalog.conf import catalog_setting
 from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
 from catalog.models import Category
-from search.selectors import attribute_values, category_choices
+from search.selectors import filter_choices
 from search.services.product_search import SearchFilters, SearchQuery
 from search.widgets import HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
 
 PAGE_SIZE = 24
 MAX_PAGE = 40
-
-
-def _category_options() -> list[tuple[int | str, str]]:
-    return [("", "All categories"), *category_choices()]
 
 
 class SearchForm(forms.Form):
@@ -31,8 +25,8 @@ class SearchForm(forms.Form):
     # A second input with capture="environment": phones open the camera for it.
     camera = forms.FileField(label="Take a photo", required=False)
     token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput)
-    # The queryset only checks a chosen id (one query then); the options shown come from the
-    # cached category_choices(), set in __init__, so rendering the form runs no query.
+    # The queryset only checks a chosen id (one query then); the options shown are the cached
+    # filter_choices(), set in __init__, so rendering the form runs no query.
     category = forms.ModelChoiceField(
         Category.objects.select_related("parent__parent__parent"),
         required=False,
@@ -51,12 +45,11 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Read once, when the select first asks: pages that only show the search box skip the cache.
-        category_widget = cast(HtmlSelect, self.fields["category"].widget)
-        category_widget.choices = CallableChoiceIterator(functools.cache(_category_options))
-        colours = attribute_values("colour")
+        choices = filter_choices("colour")
         colour_field = cast(forms.ChoiceField, self.fields["colour"])
-        colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in colours]
+        colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in choices.attribute_values]
+        category_widget = cast(HtmlSelect, self.fields["category"].widget)
+        category_widget.choices = [("", "All categories"), *choices.categories]
         self.image: Image.Image | None = None
 
     def clean(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Filter choices: the category options are cached, and a category change is shown at once."""
+"""Filter choices: colours and categories are cached, and a category change is shown at once."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from django.db import transaction
 
 from catalog.models import Category
 from catalog.selectors import category_paths
-from search.selectors import CATEGORY_CHOICES_CACHE_KEY, category_choices
-from tests.catalog.factories import CategoryFactory
+from search.selectors import CATEGORY_CHOICES_CACHE_KEY, filter_choices
+from tests.catalog.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def category_choices():
+    return filter_choices("colour").categories
 
 
 @pytest.fixture
@@ -29,10 +33,14 @@ def test_category_paths_are_full_paths_in_the_forms_old_order(tree):
     assert (tree[2].pk, "Home > Kitchen > Mugs") in expected
 
 
-def test_category_choices_are_cached(tree, django_assert_num_queries):
-    first = category_choices()
+def test_filter_choices_are_cached(tree, django_assert_num_queries):
+    cache.delete("snapshelf:search:attribute-values:colour")  # an earlier test's colours
+    ProductFactory(category=tree[2], attributes={"colour": "Red"})
+    ProductFactory(category=tree[3], attributes={"colour": "blue"})
+    first = filter_choices("colour")
+    assert first.attribute_values == ["blue", "red"] and (tree[3].pk, "Bags") in first.categories
     with django_assert_num_queries(0):
-        assert category_choices() == first
+        assert filter_choices("colour") == first
 
 
 def test_saving_renaming_and_deleting_a_category_changes_the_choices_at_once(tree):
