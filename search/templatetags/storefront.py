@@ -8,10 +8,10 @@ from typing import cast
 from django import template
 from django.urls import reverse
 from django.utils.formats import localize
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from catalog.models import Product, ProductImage
+from search.markup import html_format, html_join
 from search.services.product_search import SearchHit
 from search.thumbnails import thumbnail_get
 
@@ -48,8 +48,8 @@ def product_cards(
         else:
             product, image, reasons = item, None, []
         url = url_pattern.replace(URL_PK_MARKER, str(product.pk))
-        cards.append((_card(product, image or _first_image(product), reasons, url),))
-    return format_html_join("\n", "{}", cards)
+        cards.append(_card(product, image or _first_image(product), reasons, url))
+    return html_join("\n", cards)
 
 
 def _card(product: Product, image: ProductImage | None, reasons: list[str], url: str) -> SafeString:
@@ -57,8 +57,8 @@ def _card(product: Product, image: ProductImage | None, reasons: list[str], url:
     if image is None:
         picture = NO_IMAGE
     elif thumb := thumbnail_get(image.file, CARD_THUMBNAIL[0], **CARD_THUMBNAIL[1]):
-        picture = format_html(CARD_IMAGE, thumb.url, thumb.width, thumb.height, image.alt_text or product.title)
-    return format_html(
+        picture = html_format(CARD_IMAGE, thumb.url, thumb.width, thumb.height, image.alt_text or product.title)
+    return html_format(
         CARD,
         url,
         picture,
@@ -66,7 +66,7 @@ def _card(product: Product, image: ProductImage | None, reasons: list[str], url:
         localize(product.price),
         product.currency,
         "" if product.in_stock else OUT_OF_STOCK,
-        format_html('<span class="reasons">{}</span>', "; ".join(reasons)) if reasons else "",
+        html_format('<span class="reasons">{}</span>', "; ".join(reasons)) if reasons else "",
     )
 
 
