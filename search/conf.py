@@ -51,7 +51,8 @@ DEFAULTS: dict[str, Any] = {
     # Words that match nothing in the catalog are corrected to the closest catalog word at or
     # above this similarity (difflib ratio, 0-1).
     "SEARCH_TYPO_CUTOFF": 0.75,
-    # How long the catalog vocabulary (for typo correction) and score distribution are cached.
+    # How long the catalog vocabulary (for typo correction), the score distribution and the
+    # storefront's filter choices (colours, categories) are cached.
     "SEARCH_STATS_TTL_SECONDS": 300,
     # How long a photo query's vector is kept (paging, filters, crop) under its token.
     "SEARCH_QUERY_TTL_SECONDS": 3600,

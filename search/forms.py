@@ -11,8 +11,9 @@ from PIL import Image
 from catalog.conf import catalog_setting
 from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
 from catalog.models import Category
-from search.selectors import attribute_values
+from search.selectors import filter_choices
 from search.services.product_search import SearchFilters, SearchQuery
+from search.widgets import HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
 
 PAGE_SIZE = 24
 MAX_PAGE = 40
@@ -24,23 +25,31 @@ class SearchForm(forms.Form):
     # A second input with capture="environment": phones open the camera for it.
     camera = forms.FileField(label="Take a photo", required=False)
     token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput)
-    # Parents loaded with the category: each option's label is its full path.
+    # The queryset only checks a chosen id (one query then); the options shown are the cached
+    # filter_choices(), set in __init__, so rendering the form runs no query.
     category = forms.ModelChoiceField(
-        Category.objects.select_related("parent__parent__parent").order_by("parent_id", "name"),
+        Category.objects.select_related("parent__parent__parent"),
         required=False,
         empty_label="All categories",
+        widget=HtmlSelect,
     )
-    colour = forms.ChoiceField(required=False)
-    price_min = forms.DecimalField(label="Price from", required=False, min_value=0, max_digits=12, decimal_places=2)
-    price_max = forms.DecimalField(label="Price to", required=False, min_value=0, max_digits=12, decimal_places=2)
-    in_stock = forms.BooleanField(label="In stock only", required=False)
+    colour = forms.ChoiceField(required=False, widget=HtmlSelect)
+    price_min = forms.DecimalField(
+        label="Price from", required=False, min_value=0, max_digits=12, decimal_places=2, widget=HtmlNumberInput
+    )
+    price_max = forms.DecimalField(
+        label="Price to", required=False, min_value=0, max_digits=12, decimal_places=2, widget=HtmlNumberInput
+    )
+    in_stock = forms.BooleanField(label="In stock only", required=False, widget=HtmlCheckboxInput)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        colours = attribute_values("colour")
+        choices = filter_choices("colour")
         colour_field = cast(forms.ChoiceField, self.fields["colour"])
-        colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in colours]
+        colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in choices.attribute_values]
+        category_widget = cast(HtmlSelect, self.fields["category"].widget)
+        category_widget.choices = [("", "All categories"), *choices.categories]
         self.image: Image.Image | None = None
 
     def clean(self) -> dict[str, Any]:

@@ -1,13 +1,22 @@
-"""Reads about the search index (status, throughput, errors). Vector queries: search/vector_store.py."""
+"""Reads about the search index (status, throughput, errors) and the storefront's filter options.
+Vector queries: search/vector_store.py."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, NamedTuple
 
+from django.core.cache import cache
 from django.db.models import Count
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from catalog.models import Product
+from catalog.selectors import category_paths
+from search.conf import search_setting
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 
 KIND_ROWS: dict[str, type[ImageEmbedding] | type[ProductEmbedding]] = {
@@ -69,28 +78,52 @@ def index_status(*, error_limit: int = 10) -> IndexStatus:
     )
 
 
-def attribute_values(key: str, *, limit: int = 50) -> list[str]:
-    """The most common values of a product attribute (for filter choices), cached for a while."""
-    from django.core.cache import cache
+CATEGORY_CHOICES_CACHE_KEY = "snapshelf:search:category-choices:v1"
 
-    from catalog.models import Product
-    from search.conf import search_setting
 
-    cache_key = f"snapshelf:search:attribute-values:{key}"
-    values = cache.get(cache_key)
-    if values is None:
-        from django.db.models import Count
-        from django.db.models.fields.json import KT
+class FilterChoices(NamedTuple):
+    attribute_values: list[str]  # the most common values, lower case, sorted
+    categories: list[tuple[int, str]]  # (id, full path), by parent and then name
 
-        rows = (
-            Product.objects.filter(is_active=True)
-            .annotate(value=KT(f"attributes__{key}"))
-            .exclude(value__isnull=True)
-            .exclude(value="")
-            .values("value")
-            .annotate(n=Count("id"))
-            .order_by("-n", "value")[:limit]
-        )
-        values = sorted(str(row["value"]).lower() for row in rows)
-        cache.set(cache_key, values, search_setting("SEARCH_STATS_TTL_SECONDS"))
-    return values
+
+def filter_choices(attribute: str, *, limit: int = 50) -> FilterChoices:
+    """The storefront filters' options: an attribute's most common values and the categories,
+    cached for SEARCH_STATS_TTL_SECONDS and read in one cache round trip.
+
+    Saving or deleting a Category forgets the categories (search/signals.py); the TTL bounds what a
+    change that sends no signal (queryset.update, a raw import) leaves shown. Only options are
+    cached: the form still checks a chosen category against the database.
+    """
+    attribute_key = f"snapshelf:search:attribute-values:{attribute}"
+    values = _cached(
+        {
+            attribute_key: functools.partial(_attribute_values_read, attribute, limit),
+            CATEGORY_CHOICES_CACHE_KEY: category_paths,
+        }
+    )
+    return FilterChoices(values[attribute_key], values[CATEGORY_CHOICES_CACHE_KEY])
+
+
+def category_choices_forget() -> None:
+    cache.delete(CATEGORY_CHOICES_CACHE_KEY)
+
+
+def _cached(builders: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    values = cache.get_many(list(builders))
+    missing = {key: build() for key, build in builders.items() if key not in values}
+    if missing:
+        cache.set_many(missing, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    return {**values, **missing}
+
+
+def _attribute_values_read(key: str, limit: int) -> list[str]:
+    rows = (
+        Product.objects.filter(is_active=True)
+        .annotate(value=KT(f"attributes__{key}"))
+        .exclude(value__isnull=True)
+        .exclude(value="")
+        .values("value")
+        .annotate(n=Count("id"))
+        .order_by("-n", "value")[:limit]
+    )
+    return sorted(str(row["value"]).lower() for row in rows)

@@ -21,3 +21,32 @@ def test_product_page(client):
     assert "Detail lamp" in client.get(product.get_absolute_url()).content.decode()
     inactive = ProductFactory(is_active=False)
     assert client.get(reverse("search:product-detail", args=[inactive.pk])).status_code == 404
+
+
+def test_cards_show_link_thumbnail_alt_text_price_and_stock(client):
+    from decimal import Decimal
+
+    from pytest_django.asserts import assertInHTML
+    from sorl.thumbnail import get_thumbnail
+
+    mug = ProductFactory(title="Mug <b>", price=Decimal("9.50"), in_stock=False)
+    image, _ = product_image_add(product=mug, data=image_bytes((10, 120, 10)), alt_text="A mug & saucer")
+    lamp = ProductFactory(title="Bare lamp")
+    page = client.get(reverse("search:home")).content.decode()
+    thumb = get_thumbnail(image.file, "240x240", crop="center")
+    assertInHTML(
+        f'<li class="card"><a href="{mug.get_absolute_url()}">'
+        f'<img src="{thumb.url}" width="{thumb.width}" height="{thumb.height}" alt="A mug &amp; saucer" loading="lazy">'
+        '<span class="title">Mug &lt;b&gt;</span></a>'
+        '<span class="price">9.50 EUR</span><span class="stock-out">Out of stock</span></li>',
+        page,
+    )
+    assertInHTML(
+        f'<li class="card"><a href="{lamp.get_absolute_url()}"><div class="no-image" aria-hidden="true"></div>'
+        '<span class="title">Bare lamp</span></a><span class="price">10.00 EUR</span></li>',
+        page,
+    )
+
+
+def test_home_says_when_the_catalog_is_empty(client):
+    assert "The catalog is empty." in client.get(reverse("search:home")).content.decode()

@@ -49,6 +49,10 @@ def test_text_search_and_colour_filter_by_get(client, demo_index):
     hits = page.context["result"].hits
     assert hits[0].product.sku == "DEMO-SNEAKER-GREEN"
     assert all(h.product.attributes["colour"] == "green" for h in hits)
+    # Each card says why it matched; the first links to its product.
+    html = page.content.decode()
+    assert html.count('<span class="reasons">') == len(hits)
+    assert f'<a href="{hits[0].product.get_absolute_url()}">' in html
 
 
 @pytest.mark.parametrize(
@@ -66,6 +70,15 @@ def test_bad_input_gets_a_message_not_an_error(client, demo_index, data, message
     response = client.post(reverse(RESULTS), data)
     assert response.status_code in (200, 400)
     assert message in response.content.decode()
+
+
+@pytest.mark.parametrize("category", ["999999999", "abc", "1.5", "-1", "99999999999999999999999", "1\x00"])
+def test_an_unknown_category_is_a_form_error(client, demo_index, category):
+    # The options come from a cache; the chosen id is still checked against the database.
+    response = client.get(reverse(RESULTS), {"q": "mug", "category": category})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Select a valid choice" in html or "Null characters are not allowed" in html
 
 
 def test_a_too_large_photo_is_refused_with_its_size(client, demo_index, settings):
