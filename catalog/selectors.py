@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
-from catalog.models import CATEGORY_PATH_RELATED, CATEGORY_PATH_SEPARATOR, Category, Product, ProductImage
+from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 
 CATEGORY_TREE_VERSION_KEY = "snapshelf:catalog:category-tree-version"
 
@@ -95,15 +95,7 @@ def category_subtree_ids(category: Category) -> list[int]:
 
 
 def category_paths() -> list[tuple[int, str]]:
-    """Every category as (id, full path), by parent and then name: one query, any depth."""
-    rows = list(Category.objects.order_by("parent_id", "name").values_list("pk", "name", "parent_id"))
-    by_pk = {pk: (name, parent_id) for pk, name, parent_id in rows}
-    paths = []
-    for pk, name, parent_id in rows:
-        names = [name]
-        # A parent missing from by_pk (deleted meanwhile) ends the path; len(rows) bounds a cycle.
-        while parent_id in by_pk and len(names) <= len(rows):
-            parent_name, parent_id = by_pk[parent_id]
-            names.append(parent_name)
-        paths.append((pk, CATEGORY_PATH_SEPARATOR.join(reversed(names))))
-    return paths
+    """Every category as (id, full path), by parent (top level last) and then name."""
+    tree = categories_by_id().values()
+    ordered = sorted(tree, key=lambda c: (c.parent_id is None, c.parent_id or 0, c.name))
+    return [(category.pk, category.full_path) for category in ordered]

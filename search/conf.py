@@ -52,12 +52,16 @@ DEFAULTS: dict[str, Any] = {
     # above this similarity (difflib ratio, 0-1).
     "SEARCH_TYPO_CUTOFF": 0.75,
     # How long the catalog vocabulary (for typo correction), the score distribution and the
-    # storefront's filter choices (colours, categories) are cached.
+    # storefront's colour choices are cached (categories: catalog.selectors.categories_by_id).
     "SEARCH_STATS_TTL_SECONDS": 300,
     # How long a photo query's vector is kept (paging, filters, crop) under its token.
     "SEARCH_QUERY_TTL_SECONDS": 3600,
     # Keep the (downscaled) query photo with its vector, so result pages can show it without JS.
     "SEARCH_KEEP_QUERY_PHOTO": False,
+    # A template for each product card on the storefront ("" is the built-in card, written in
+    # Python for speed; search/product_card.html is the same card as a template to start from).
+    # Its context: product, image (the matched or first image, or None), reasons, url.
+    "STOREFRONT_CARD_TEMPLATE": "",
     # Deepest result a query may page to (offset + limit).
     "SEARCH_MAX_DEPTH": 1000,
 }

@@ -3,11 +3,9 @@ Vector queries: search/vector_store.py."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db.models import Count
@@ -78,42 +76,22 @@ def index_status(*, error_limit: int = 10) -> IndexStatus:
     )
 
 
-CATEGORY_CHOICES_CACHE_KEY = "snapshelf:search:category-choices:v1"
-
-
 class FilterChoices(NamedTuple):
     attribute_values: list[str]  # the most common values, lower case, sorted
     categories: list[tuple[int, str]]  # (id, full path), by parent and then name
 
 
 def filter_choices(attribute: str, *, limit: int = 50) -> FilterChoices:
-    """The storefront filters' options: an attribute's most common values and the categories,
-    cached for SEARCH_STATS_TTL_SECONDS and read in one cache round trip.
-
-    Saving or deleting a Category forgets the categories (search/signals.py); the TTL bounds what a
-    change that sends no signal (queryset.update, a raw import) leaves shown. Only options are
-    cached: the form still checks a chosen category against the database.
-    """
-    attribute_key = f"snapshelf:search:attribute-values:{attribute}"
-    values = _cached(
-        {
-            attribute_key: functools.partial(_attribute_values_read, attribute, limit),
-            CATEGORY_CHOICES_CACHE_KEY: category_paths,
-        }
-    )
-    return FilterChoices(values[attribute_key], values[CATEGORY_CHOICES_CACHE_KEY])
-
-
-def category_choices_forget() -> None:
-    cache.delete(CATEGORY_CHOICES_CACHE_KEY)
-
-
-def _cached(builders: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    values = cache.get_many(list(builders))
-    missing = {key: build() for key, build in builders.items() if key not in values}
-    if missing:
-        cache.set_many(missing, search_setting("SEARCH_STATS_TTL_SECONDS"))
-    return {**values, **missing}
+    """The storefront filters' options: an attribute's most common values (cached for
+    SEARCH_STATS_TTL_SECONDS) and the categories (catalog.selectors.category_paths: the
+    in-process category tree, read again after any committed category change). Only options are
+    cached: the form still checks a chosen category against the database."""
+    cache_key = f"snapshelf:search:attribute-values:{attribute}"
+    values = cache.get(cache_key)
+    if values is None:
+        values = _attribute_values_read(attribute, limit)
+        cache.set(cache_key, values, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    return FilterChoices(values, category_paths())
 
 
 def _attribute_values_read(key: str, limit: int) -> list[str]:

@@ -1,17 +1,15 @@
-"""Catalog changes mark index rows pending (the broker is told after the transaction commits) and
-forget cached filter choices."""
+"""Catalog changes mark index rows pending; the broker is told after the transaction commits."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 from catalog.selectors import category_subtree_ids
-from search.selectors import category_choices_forget
 from search.services.index_queue import image_embeddings_mark_pending, product_embeddings_mark_pending
 from search.services.keywords import product_keywords_refresh
 from search.tasks import embeddings_process_enqueue
@@ -42,12 +40,3 @@ def category_saved(sender: type, instance: Category, created: bool, **kwargs: An
     product_keywords_refresh(products)
     if product_embeddings_mark_pending(products):
         transaction.on_commit(embeddings_process_enqueue)
-
-
-@receiver(post_save, sender=Category, dispatch_uid="search_category_choices_saved")
-@receiver(post_delete, sender=Category, dispatch_uid="search_category_choices_deleted")
-def category_choices_changed(sender: type, **kwargs: Any) -> None:
-    # Now, so that the rest of this transaction sees the change, and again after the commit:
-    # a page rendered by another request in between would have cached the committed (old) rows.
-    category_choices_forget()
-    transaction.on_commit(category_choices_forget)

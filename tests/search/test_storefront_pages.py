@@ -23,8 +23,12 @@ def test_product_page(client):
     assert client.get(reverse("search:product-detail", args=[inactive.pk])).status_code == 404
 
 
-def test_cards_show_link_thumbnail_alt_text_price_and_stock(client):
+@pytest.mark.parametrize("card_template", ["", "search/product_card.html"])
+def test_cards_show_link_thumbnail_alt_text_price_and_stock(client, settings, card_template):
+    """The built-in card, and the same card from the template a project can start its own from."""
     from decimal import Decimal
+
+    settings.SNAPSHELF_STOREFRONT_CARD_TEMPLATE = card_template
 
     from pytest_django.asserts import assertInHTML
     from sorl.thumbnail import get_thumbnail
