@@ -14,7 +14,10 @@ from tests.catalog.factories import ProductFactory
 from tests.sample_images import image_bytes
 
 pytestmark = pytest.mark.django_db
-RED, BLUE = (200, 30, 30), (30, 30, 200)
+# Colours no other test uses: the image files are named by their bytes, and sorl's key/value store
+# (shared by the whole test session) would otherwise answer with a thumbnail another test made in
+# its own MEDIA_ROOT.
+RED, BLUE = (203, 31, 29), (29, 31, 203)
 
 
 @pytest.fixture(autouse=True)
