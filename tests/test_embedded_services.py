@@ -75,12 +75,13 @@ from config.embedded_services import postgres_start
 import psycopg
 url = postgres_start(Path(sys.argv[1]))
 with psycopg.connect(url) as conn:
-    started, version = conn.execute(
-        "select extract(epoch from pg_postmaster_start_time())::text, current_setting('server_version')"
+    started, version, buffers = conn.execute(
+        "select extract(epoch from pg_postmaster_start_time())::text, current_setting('server_version'), "
+        "current_setting('shared_buffers')"
     ).fetchone()
     conn.execute("create extension if not exists vector")
     vector = conn.execute("select extversion from pg_extension where extname='vector'").fetchone()[0]
-    print(started, version, vector)
+    print(started, version, vector, buffers)
 if len(sys.argv) > 2:
     sys.stdout.flush()
     sys.stdin.read()  # hold the server until told to exit
@@ -100,6 +101,7 @@ def test_postgres_start_reuse_and_restart(tmp_path):
     holder = _probe(pgdata, "hold")
     first = holder.stdout.readline().split()
     assert first[1].startswith("18") and first[2] >= "0.7"
+    assert first[3] == "512MB"  # our settings file, not initdb's 128MB
     # A second process reuses the running server (same postmaster start time).
     second = _probe(pgdata).communicate(timeout=60)[0].split()
     assert second[0] == first[0]
@@ -110,4 +112,4 @@ def test_postgres_start_reuse_and_restart(tmp_path):
     assert not (pgdata / "postmaster.pid").exists()
     (pgdata / "postmaster.pid").write_text(pid_file)
     third = _probe(pgdata).communicate(timeout=60)[0].split()
-    assert len(third) == 3 and third[0] != first[0]
+    assert len(third) == 4 and third[0] != first[0]

@@ -72,7 +72,10 @@ TEMPLATES = [
 DATABASE_URL = env("DATABASE_URL", default="")
 if not DATABASE_URL:
     DATABASE_URL = embedded_services.postgres_start(
-        DATA_DIR / "postgres", delete_on_exit=env.bool("SNAPSHELF_EMBEDDED_DELETE_ON_EXIT", default=False)
+        DATA_DIR / "postgres",
+        delete_on_exit=env.bool("SNAPSHELF_EMBEDDED_DELETE_ON_EXIT", default=False),
+        # Size it to hold the active model's HNSW indexes (docs/operations.md).
+        settings={"shared_buffers": env("SNAPSHELF_EMBEDDED_PG_SHARED_BUFFERS", default="512MB")},
     )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
