@@ -19,8 +19,9 @@ DEFAULTS: dict[str, Any] = {
     # HNSW index build.
     "HNSW_M": 16,
     "HNSW_EF_CONSTRUCTION": 128,
-    # Half-precision HNSW indexes: half the size and, measured at 100k x 512, about twice as fast
-    # per query at the same recall (docs/performance.md). Exact scans read the full vectors.
+    # Half-precision HNSW indexes: half the size at the same recall, so they stay in Postgres'
+    # shared_buffers where a single-precision index would not (docs/adr/0006). Exact scans read
+    # the full vectors.
     "HALFVEC_INDEX": True,
     "INDEX_BUILD_MEMORY_MB": 1024,
     # Embedding models by name: {"class": dotted path of an Embedder, **constructor kwargs}.
