@@ -28,7 +28,7 @@ class SearchForm(forms.Form):
     # The queryset only checks a chosen id (one query then); the options shown are the cached
     # filter_choices(), set in __init__, so rendering the form runs no query.
     category = forms.ModelChoiceField(
-        Category.objects.select_related("parent__parent__parent"),
+        Category.objects.all(),
         required=False,
         empty_label="All categories",
         widget=HtmlSelect,
@@ -48,8 +48,8 @@ class SearchForm(forms.Form):
         choices = filter_choices("colour")
         colour_field = cast(forms.ChoiceField, self.fields["colour"])
         colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in choices.attribute_values]
-        category_widget = cast(HtmlSelect, self.fields["category"].widget)
-        category_widget.choices = [("", "All categories"), *choices.categories]
+        category_field = cast(forms.ModelChoiceField, self.fields["category"])
+        category_field.widget.choices = [("", category_field.empty_label), *choices.categories]
         self.image: Image.Image | None = None
 
     def clean(self) -> dict[str, Any]:
