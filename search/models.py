@@ -9,7 +9,7 @@ module with vector SQL).
 
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from pgvector.django import VectorField
@@ -138,3 +138,22 @@ class ProductKeywords(models.Model):
 
     def __str__(self) -> str:
         return f"keywords of product {self.product_id}"
+
+
+class VocabularyWord(models.Model):
+    """A word of the catalog (titles, brands, attribute values, category names), for correcting
+    typos in search words (search/services/keywords.py).
+
+    The pg_trgm GiST index answers "the words closest to this one" (``word <-> 'purpel'``) and
+    "a word starting with this" (``LIKE``) without reading the whole vocabulary. New words are
+    added with every product's keyword document; words no product uses any more are dropped by a
+    periodic rebuild (``search.tasks.vocabulary_rebuild``).
+    """
+
+    word = models.CharField(max_length=50, primary_key=True)
+
+    class Meta:
+        indexes = [GistIndex(fields=["word"], name="vocabulary_word_trigrams", opclasses=["gist_trgm_ops"])]
+
+    def __str__(self) -> str:
+        return self.word

@@ -15,6 +15,7 @@ from search.services.index_queue import (
     embeddings_process_available,
     embeddings_release_stale_claims,
 )
+from search.services.keywords import vocabulary_rebuild as vocabulary_rebuild_service
 from search.services.model_switch import embedding_model_activation_finish_if_built, embedding_model_bootstrap
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,13 @@ def embeddings_sweep() -> None:
     embedding_model_activation_finish_if_built()
     if embeddings_pending_exist():
         embeddings_process_enqueue()
+
+
+@shared_task(ignore_result=True)
+def vocabulary_rebuild() -> None:
+    """Periodic (beat): the typo vocabulary becomes exactly the catalog's words again."""
+    words = vocabulary_rebuild_service()
+    logger.info("search vocabulary rebuilt: %d words", words)
 
 
 def _enqueued_mark_clear() -> None:

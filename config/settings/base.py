@@ -184,6 +184,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SNAPSHELF_INDEX_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
     "storeapi-image-fetches-sweep": {"task": "storeapi.tasks.image_fetches_sweep", "schedule": 60.0},
+    # New words join the typo vocabulary as products are saved; this drops the unused ones.
+    "search-vocabulary-rebuild": {
+        "task": "search.tasks.vocabulary_rebuild",
+        "schedule": env.float("SNAPSHELF_SEARCH_VOCABULARY_REBUILD_SECONDS", default=3600.0),
+    },
 }
 
 # --- The REST API (storeapi; defaults: storeapi/conf.py) -------------------------------------

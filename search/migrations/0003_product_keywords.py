@@ -38,9 +38,9 @@ def keywords_backfill(apps, schema_editor):
     for product in products.iterator(chunk_size=2000):
         batch.append(product)
         if len(batch) == 2000:
-            product_keywords_refresh(batch)
+            product_keywords_refresh(batch, vocabulary=False)
             batch = []
-    product_keywords_refresh(batch)
+    product_keywords_refresh(batch, vocabulary=False)
 
 
 Migration.operations.append(migrations.RunPython(keywords_backfill, migrations.RunPython.noop))

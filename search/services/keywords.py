@@ -1,22 +1,19 @@
 """The keyword leg of search: a weighted Postgres full-text document per product, SKU matches,
 and typo correction against the catalog's own vocabulary.
 
-Typo tolerance does not need ``pg_trgm`` (the embedded Postgres has no contrib modules): a
-query word that matches no catalog word is replaced by the closest one (difflib), looked up in
-a vocabulary of the catalog's words (``ts_stat``), cached. See docs/adr/0005-filtered-vector-search.md.
+A query word that matches no catalog word is replaced by the closest one: the vocabulary
+(search.models.VocabularyWord) has a pg_trgm index that finds the nearest words, and difflib
+picks among them. See docs/adr/0005-filtered-vector-search.md.
 """
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 
 from catalog.models import Product
 from search.conf import search_setting
@@ -24,9 +21,6 @@ from search.vector_store import ProductFilter
 
 CONFIG = "english"  # stems plurals ("shirts" finds "shirt"); SKUs use "simple"
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
-VOCABULARY_KEY = "snapshelf:search:vocabulary"
-LOCAL_VOCABULARY_SECONDS = 30.0
-_local_vocabulary: list = [0.0, []]  # [expires (monotonic), words]
 
 
 @dataclass(frozen=True)
@@ -44,13 +38,22 @@ def _structured_text(product: Product) -> str:
     return " ".join([product.brand or "", category, *values])
 
 
-def product_keywords_refresh(products: Iterable[Product]) -> int:
-    """Write (or rewrite) the keyword documents of ``products`` (category loaded or loadable)."""
+def product_keywords_refresh(products: Iterable[Product], *, vocabulary: bool = True) -> int:
+    """Write (or rewrite) the keyword documents of ``products`` (category loaded or loadable),
+    and add their new words to the vocabulary once the transaction commits (``vocabulary=False``:
+    only the documents, for a migration that runs before the vocabulary exists)."""
+    products = list(products)
+    structured = {p.pk: _structured_text(p) for p in products}
     rows = [
-        (p.pk, p.title, p.sku, _structured_text(p), (p.description or "")[:4000], p.sku.upper()[:100]) for p in products
+        (p.pk, p.title, p.sku, structured[p.pk], (p.description or "")[:4000], p.sku.upper()[:100]) for p in products
     ]
     if not rows:
         return 0
+    # After commit, in its own short statement: a long import then holds no locks on new words,
+    # and a rolled-back save adds none.
+    texts = [f"{p.title} {structured[p.pk]}" for p in products if p.is_active]
+    if vocabulary and texts:
+        transaction.on_commit(lambda: vocabulary_words_add(texts))
     sql = (
         "INSERT INTO search_productkeywords (product_id, document, sku_key) VALUES (%s, "
         f"setweight(to_tsvector('{CONFIG}', %s), 'A') || setweight(to_tsvector('simple', %s), 'A') || "
@@ -118,72 +121,70 @@ def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int)
 
 # --- typo correction -----------------------------------------------------------------------
 
-
-def vocabulary() -> list[str]:
-    """The words of the catalog's titles, brands, categories and attribute values, sorted (for
-    prefix checks) and cached for SEARCH_STATS_TTL_SECONDS. Surface words, not stems, so that a
-    corrected query still reads well to people and to the text model."""
-    now = time.monotonic()
-    if _local_vocabulary[0] > now:
-        return _local_vocabulary[1]
-    words = cache.get(VOCABULARY_KEY)
-    if words is None:
-        documents = (
-            "SELECT to_tsvector('simple', concat_ws(' ', title, brand, attributes::text)) "
-            "FROM catalog_product WHERE is_active UNION ALL SELECT to_tsvector('simple', name) FROM catalog_category"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT word FROM ts_stat(%s) WHERE word ~ '^[[:alpha:]]+$'", [documents])
-            words = sorted(row[0] for row in cursor.fetchall())
-        cache.set(VOCABULARY_KEY, words, search_setting("SEARCH_STATS_TTL_SECONDS"))
-    # Also kept in the process for a short while: unpickling a large vocabulary from Redis on
-    # every query would cost milliseconds.
-    _local_vocabulary[:] = [now + LOCAL_VOCABULARY_SECONDS, words]
-    return words
+# Closest vocabulary words (pg_trgm) that difflib then compares with the query word. On the
+# fashion catalog the right word was among the 25 closest for 99.7% of one-edit typos
+# (docs/adr/0005-filtered-vector-search.md).
+TYPO_CANDIDATES = 25
+VOCABULARY_TEXT = (
+    # The words people search with: titles, brands, attribute values and category names (not
+    # descriptions). Surface words ('simple'), not stems, so a corrected query reads well to
+    # people and to the text model.
+    "SELECT concat_ws(' ', p.title, p.brand, (SELECT string_agg(a.value, ' ') FROM jsonb_each_text("
+    "CASE WHEN jsonb_typeof(p.attributes) = 'object' THEN p.attributes END) a)) FROM catalog_product p "
+    "WHERE p.is_active UNION ALL SELECT name FROM catalog_category"
+)
+VOCABULARY_WORDS = (
+    "SELECT DISTINCT w.lexeme FROM {texts} AS t(text), unnest(to_tsvector('simple', t.text)) AS w "
+    "WHERE w.lexeme ~ '^[[:alpha:]]+$' AND length(w.lexeme) <= 50"
+)
 
 
-def vocabulary_forget() -> None:
-    cache.delete(VOCABULARY_KEY)
-    _local_vocabulary[:] = [0.0, []]
-
-
-def _stop_words(words: list[str]) -> list[bool]:
-    """Whether each word is a stop word of the search configuration (no lexeme)."""
+def vocabulary_words_add(texts: list[str]) -> None:
+    """Add the words of ``texts`` that the vocabulary lacks."""
+    # In word order, so that two of these running at once cannot deadlock on each other's new words.
+    words = VOCABULARY_WORDS.format(texts="unnest(%s::text[])")
     with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO search_vocabularyword (word) {words} ORDER BY 1 ON CONFLICT DO NOTHING", [texts])
+
+
+def vocabulary_rebuild() -> int:
+    """Make the vocabulary exactly the words of active products and categories (new words are
+    also added as products are saved; this drops the words nothing uses any more). Returns the
+    number of words."""
+    words = VOCABULARY_WORDS.format(texts=f"({VOCABULARY_TEXT})")
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT coalesce(ts_lexize('{CONFIG}_stem', w), ARRAY[]::text[]) "
-            "FROM unnest(%s::text[]) WITH ORDINALITY AS t(w, n) ORDER BY n",
-            [words],
+            f"WITH words(word) AS ({words}), "
+            "gone AS (DELETE FROM search_vocabularyword v WHERE NOT EXISTS "
+            "(SELECT 1 FROM words WHERE words.word = v.word)) "
+            "INSERT INTO search_vocabularyword (word) SELECT word FROM words ORDER BY 1 ON CONFLICT DO NOTHING"
         )
-        return [not row[0] for row in cursor.fetchall()]
-
-
-def _known(word: str, vocab: list[str]) -> bool:
-    # Also a word being typed: a prefix of a catalog word counts as known.
-    index = bisect.bisect_left(vocab, word)
-    return index < len(vocab) and vocab[index].startswith(word)
+        cursor.execute("SELECT count(*) FROM search_vocabularyword")
+        return int(cursor.fetchone()[0])
 
 
 def words_correct(words: list[str]) -> list[str]:
-    """Replace words that match nothing in the catalog by the closest catalog word, when one is
-    close enough. Numbers, short words and stop words are left alone."""
-    if not words:
+    """Replace words that match nothing in the catalog (and start no catalog word, as a word
+    being typed does) by the closest catalog word, when one is close enough: pg_trgm finds the
+    nearest vocabulary words through its index, difflib picks the closest at
+    SEARCH_TYPO_CUTOFF. Numbers, short words and stop words are left alone."""
+    correctable = sorted({word for word in words if len(word) >= 4 and word.isalpha()})
+    if not correctable:
         return words
-    vocab = vocabulary()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT q.word, CASE "
+            # A stop word of the search configuration (it has no lexeme): never corrected.
+            f"WHEN coalesce(cardinality(ts_lexize('{CONFIG}_stem', q.word)), 0) = 0 THEN NULL "
+            "WHEN EXISTS (SELECT 1 FROM search_vocabularyword v WHERE v.word LIKE q.word || '%%') THEN NULL "
+            "ELSE ARRAY(SELECT v.word FROM search_vocabularyword v ORDER BY v.word <-> q.word, v.word LIMIT %s) "
+            "END FROM unnest(%s::text[]) AS q(word)",
+            [TYPO_CANDIDATES, correctable],
+        )
+        candidates = dict(cursor.fetchall())
+    cutoff = search_setting("SEARCH_TYPO_CUTOFF")
     corrected = []
-    for word, stop in zip(words, _stop_words(words), strict=True):
-        if len(word) < 4 or not word.isalpha() or stop or _known(word, vocab):
-            corrected.append(word)
-            continue
-        # Same first letter and a similar length: typos rarely hit the first letter, and this
-        # keeps difflib's work small on a large vocabulary.
-        candidates = [w for w in _bucket(vocab, word[0]) if abs(len(w) - len(word)) <= 2]
-        match = difflib.get_close_matches(word, candidates, n=1, cutoff=search_setting("SEARCH_TYPO_CUTOFF"))
+    for word in words:
+        match = difflib.get_close_matches(word, candidates.get(word) or [], n=1, cutoff=cutoff)
         corrected.append(match[0] if match else word)
     return corrected
-
-
-def _bucket(vocab: list[str], letter: str) -> list[str]:
-    start = bisect.bisect_left(vocab, letter)
-    end = bisect.bisect_left(vocab, chr(ord(letter) + 1))
-    return vocab[start:end]

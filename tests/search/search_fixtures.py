@@ -12,15 +12,15 @@ from catalog.models import Category, Product
 from search.embedders.registry import embedder_clear_cache
 from search.models import EmbeddingModel
 from search.services.index_queue import embeddings_process_available
-from search.services.keywords import vocabulary_forget
+from search.services.keywords import vocabulary_rebuild
 from search.services.model_switch import embedding_model_activate
 
 
 def demo_index_build(model_name: str = "offline") -> EmbeddingModel:
     """Seed the demo catalog and index it with ``model_name`` (it becomes active)."""
-    cache.clear()  # vocabulary and score distributions of earlier catalogs
-    vocabulary_forget()
+    cache.clear()  # score distributions of earlier catalogs
     demo_catalog_seed()
+    vocabulary_rebuild()
     embedding_model_activate(model_name)
     embeddings_process_available(time_budget=600)
     model = EmbeddingModel.objects.get(status="active")
@@ -37,7 +37,7 @@ def catalog_delete() -> None:
         category.delete()
     EmbeddingModel.objects.all().delete()
     cache.clear()
-    vocabulary_forget()
+    vocabulary_rebuild()
     embedder_clear_cache()
 
 
