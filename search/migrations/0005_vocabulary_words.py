@@ -7,7 +7,8 @@ MISSING_EXTENSION = (
     "and could not create it: {error}\n"
     "pg_trgm is part of Postgres's contrib modules (Debian/Ubuntu: postgresql-contrib; most hosted "
     "Postgres services include it). Install them on the server, or run 'CREATE EXTENSION pg_trgm;' "
-    "as a user allowed to, then migrate again."
+    "as a user allowed to, then migrate again. The embedded server finds pg_trgm only after a "
+    "restart with its current settings file: stop every Snapshelf process using it, then migrate."
 )
 
 
