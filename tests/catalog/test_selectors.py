@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from catalog.models import Category
+from catalog.models import Category, Product, ProductImage
 from catalog.selectors import categories_by_id, category_subtree_ids, products_for_display
 from catalog.services import category_get_or_create_path, product_image_add, product_upsert
 from tests.sample_images import image_bytes
@@ -57,5 +57,38 @@ def test_products_for_display_need_no_query_per_product():
     assert set(products) == set(ids)
     assert paths == {"Apparel > Tops > Shirts"}
     assert image_counts == [2, 2, 2]
-    # Products, their images, and the category table (read each time inside a test's transaction).
-    assert len(queries) == 3
+    # Products with their images, and the category table (read each time inside a test's transaction).
+    assert len(queries) == 2
+
+
+@pytest.mark.django_db
+def test_products_for_display_are_the_instances_the_orm_gives():
+    category = category_get_or_create_path("Apparel > Shoes")
+    product, _ = product_upsert(
+        sku="DISP-ORM", title="Boot", category=category, attributes={"colour": "brown", "size": 42}
+    )
+    for position, colour in enumerate(((90, 60, 30), (30, 60, 90))):
+        product_image_add(product=product, data=image_bytes(colour), position=1 - position)
+    bare, _ = product_upsert(sku="DISP-BARE", title="No picture")
+
+    loaded = products_for_display([product.pk, bare.pk])
+    orm = Product.objects.prefetch_related("images").in_bulk([product.pk, bare.pk])
+
+    for pk, instance in loaded.items():
+        fields = Product._meta.concrete_fields
+        assert [f.value_from_object(instance) for f in fields] == [f.value_from_object(orm[pk]) for f in fields]
+        images = list(instance.images.all())
+        assert [image.pk for image in images] == [
+            i.pk for i in sorted(orm[pk].images.all(), key=lambda i: (i.position, i.pk))
+        ]
+        for image in images:
+            fields = ProductImage._meta.concrete_fields
+            expected = ProductImage.objects.get(pk=image.pk)
+            assert [f.value_from_object(image) for f in fields] == [f.value_from_object(expected) for f in fields]
+            assert image.product is instance
+    assert loaded[product.pk].attributes == {"colour": "brown", "size": 42}
+    assert loaded[bare.pk].images.all().count() == 0
+    # The prefetched relation is still the product's own: a further filter queries its images only.
+    first = next(iter(loaded[product.pk].images.all()))
+    assert list(loaded[product.pk].images.filter(pk__gte=0)) == list(loaded[product.pk].images.all())
+    assert list(loaded[bare.pk].images.filter(pk=first.pk)) == []
