@@ -170,14 +170,14 @@ def _text_legs(
 ) -> tuple[list[Leg], int | None]:
     if not text:
         return [], None
-    pinned = keywords.sku_exact(text, product_filter)
-    sku = [ProductMatch(pk, 0.0, None) for pk in keywords.sku_prefix(text, product_filter, limit=depth)]
+    skus = keywords.sku_matches(text, product_filter, limit=depth)
+    sku = [ProductMatch(pk, 0.0, None) for pk in skus.prefix]
     words = keywords.query_words(text)
     corrected = keywords.words_correct(words)
     if corrected != words:
         result.corrected_text = " ".join(corrected)
     hits = keywords.keyword_hits(corrected, product_filter, limit=depth)
-    return [Leg("sku", sku), Leg("keyword", [ProductMatch(h.product_id, 0.0, None) for h in hits])], pinned
+    return [Leg("sku", sku), Leg("keyword", [ProductMatch(h.product_id, 0.0, None) for h in hits])], skus.exact
 
 
 def _vector_legs(
