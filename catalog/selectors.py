@@ -15,6 +15,7 @@ from catalog.model_rows import model_columns, model_from_row
 from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 
 CATEGORY_TREE_VERSION_KEY = "snapshelf:catalog:category-tree-version"
+_IMAGE_PRODUCT = ProductImage._meta.get_field("product")
 
 
 def product_list_active() -> QuerySet[Product]:
@@ -70,13 +71,21 @@ def _display_sql() -> str:
 def _images_prefetched(product: Product, images: list[ProductImage]) -> None:
     """What prefetch_related("images") leaves behind: the product's related queryset (still
     filtered by product, so ``product.images.filter(...)`` stays right) holding ``images``, and
-    each image's ``product`` set."""
-    related = product.images.all()
+    each image's ``product`` set.
+
+    The queryset is made as the related manager makes it (``_apply_rel_filters``: routing hint,
+    the product filter deferred until the query is needed, the product known to its images), but
+    without its clone of a fresh queryset: 0.05 ms instead of 0.27 ms for 24 products.
+    tests/catalog/test_selectors.py checks that a further filter still keeps to the product."""
+    related = ProductImage._default_manager.get_queryset()
+    related._add_hints(instance=product)  # type: ignore[attr-defined]
+    related._deferred_filter = (False, (), {"product": product})  # type: ignore[attr-defined]
+    related._known_related_objects = {_IMAGE_PRODUCT: {product.pk: product}}  # type: ignore[attr-defined]
     related._result_cache = images
     related._prefetch_done = True  # type: ignore[attr-defined]
     product._prefetched_objects_cache = {"images": related}  # type: ignore[attr-defined]
     for image in images:
-        ProductImage.product.field.set_cached_value(image, product)
+        _IMAGE_PRODUCT.set_cached_value(image, product)
 
 
 class _CategoryTree:

@@ -90,5 +90,7 @@ def test_products_for_display_are_the_instances_the_orm_gives():
     assert loaded[bare.pk].images.all().count() == 0
     # The prefetched relation is still the product's own: a further filter queries its images only.
     first = next(iter(loaded[product.pk].images.all()))
-    assert list(loaded[product.pk].images.filter(pk__gte=0)) == list(loaded[product.pk].images.all())
+    filtered = list(loaded[product.pk].images.filter(pk__gte=0))
+    assert filtered == list(loaded[product.pk].images.all())
+    assert all(image.product is loaded[product.pk] for image in filtered)
     assert list(loaded[bare.pk].images.filter(pk=first.pk)) == []
