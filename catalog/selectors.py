@@ -96,6 +96,9 @@ class _CategoryTree:
     lock = threading.Lock()
     version: str | None = None
     by_id: dict[int, Category] = {}
+    # category_paths() of by_id, with the dict it was worked out from (one attribute: read and
+    # replaced whole, so a thread never pairs one tree's paths with another tree).
+    paths: tuple[dict[int, Category] | None, list[tuple[int, str]]] = (None, [])
 
 
 def categories_by_id() -> dict[int, Category]:
@@ -144,7 +147,17 @@ def category_subtree_ids(category: Category) -> list[int]:
 
 
 def category_paths() -> list[tuple[int, str]]:
-    """Every category as (id, full path), by parent (top level last) and then name."""
-    tree = categories_by_id().values()
-    ordered = sorted(tree, key=lambda c: (c.parent_id is None, c.parent_id or 0, c.name))
+    """Every category as (id, full path), by parent (top level last) and then name. Worked out
+    once per shared tree (see categories_by_id), so do not change the list."""
+    tree = categories_by_id()
+    if tree is not _CategoryTree.by_id:  # read inside a transaction: not shared
+        return _paths(tree)
+    memo = _CategoryTree.paths
+    if memo[0] is not tree:
+        memo = _CategoryTree.paths = (tree, _paths(tree))
+    return memo[1]
+
+
+def _paths(tree: dict[int, Category]) -> list[tuple[int, str]]:
+    ordered = sorted(tree.values(), key=lambda c: (c.parent_id is None, c.parent_id or 0, c.name))
     return [(category.pk, category.full_path) for category in ordered]

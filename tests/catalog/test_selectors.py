@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Product, ProductImage
-from catalog.selectors import categories_by_id, category_subtree_ids, products_for_display
+from catalog.selectors import categories_by_id, category_paths, category_subtree_ids, products_for_display
 from catalog.services import category_get_or_create_path, product_image_add, product_upsert
 from tests.sample_images import image_bytes
 
@@ -20,6 +20,8 @@ def test_category_tree_is_read_once_until_a_change_is_committed():
         tree = categories_by_id()
         assert tree[shoes.pk].full_path == "Footwear > Shoes"
     assert len(queries) == 0  # kept in this process; the version check is one cache read
+    assert (shoes.pk, "Footwear > Shoes") in category_paths()
+    assert category_paths() is category_paths()  # worked out once per tree
 
     footwear = Category.objects.get(name="Footwear")
     with transaction.atomic():
@@ -29,6 +31,7 @@ def test_category_tree_is_read_once_until_a_change_is_committed():
         assert categories_by_id()[shoes.pk].full_path == "Shoes & boots > Shoes"
     # Committed: every process reads the table again.
     assert categories_by_id()[shoes.pk].full_path == "Shoes & boots > Shoes"
+    assert (shoes.pk, "Shoes & boots > Shoes") in category_paths()
 
     with transaction.atomic():
         Category.objects.create(name="Boots", slug="boots", parent=footwear)
