@@ -34,9 +34,9 @@ def products_for_display(ids: Sequence[int]) -> dict[int, Product]:
     ``category.full_path`` costs a query.
 
     One statement, products joined to their images, read into instances (catalog/model_rows.py)
-    with the images set as a prefetched ``images`` relation. Measured on a page of 24 hits:
-    about 1.2 ms against 2.9 ms for filter() plus prefetch_related(), which spent most of it
-    building two ORM queries and a related queryset per product."""
+    with the images set as a prefetched ``images`` relation. Measured on a page of 24 hits: under
+    half the 2.9 ms of filter() plus prefetch_related(), which spent most of it building two ORM
+    queries and a related queryset per product."""
     tree = categories_by_id()
     with connection.cursor() as cursor:
         cursor.execute(_display_sql(), [list(ids)])
