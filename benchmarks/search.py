@@ -255,8 +255,7 @@ def request_section(queries: int, url: str) -> None:
 
     def legs_sql(text: str, vector: np.ndarray) -> None:
         words = keywords.query_words(text)
-        keywords.sku_exact(text, product_filter)
-        keywords.sku_prefix(text, product_filter, limit=depth)
+        keywords.sku_matches(text, product_filter, limit=depth)
         keywords.keyword_hits(words, product_filter, limit=depth)
         neighbours(model, "product", vector, limit=depth, product_filter=product_filter)
 

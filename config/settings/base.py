@@ -90,7 +90,8 @@ if EMBEDDED_REDIS is not None:
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's backend, reusing its Redis client instead of building one per operation.
+        "BACKEND": "config.redis_cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "snapshelf",
         "TIMEOUT": 300,

@@ -72,34 +72,33 @@ def query_words(text: str) -> list[str]:
     return [word.lower() for word in WORD.findall(text)][:20]
 
 
-def sku_exact(text: str, product_filter: ProductFilter) -> int | None:
-    """The product whose SKU is exactly ``text`` (case-insensitive), if it passes the filter."""
+@dataclass(frozen=True)
+class SkuMatches:
+    exact: int | None  # the product whose SKU is exactly the text (case-insensitive)
+    prefix: list[int]  # products whose SKU starts with the text, shortest first
+
+
+def sku_matches(text: str, product_filter: ProductFilter, *, limit: int) -> SkuMatches:
+    """SKU matches of ``text`` (one token) among the products that pass the filter: the exact
+    match, and prefix matches when ``text`` has at least 3 characters. One statement: an exact
+    match is also the shortest prefix match, so it comes first."""
     key = text.strip().upper()
     if not key or " " in key:
-        return None
+        return SkuMatches(None, [])
+    prefixes = len(key) >= 3
+    if prefixes:
+        match, pattern = "sku_key LIKE %s", key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    else:
+        match, pattern, limit = "sku_key = %s", key, 1
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT product_id FROM search_productkeywords "
-            f"WHERE sku_key = %s AND product_id IN ({product_filter.sql})",
-            [key, *product_filter.params],
-        )
-        row = cursor.fetchone()
-    return int(row[0]) if row else None
-
-
-def sku_prefix(text: str, product_filter: ProductFilter, *, limit: int) -> list[int]:
-    """Products whose SKU starts with ``text`` (at least 3 characters, one token), shortest first."""
-    key = text.strip().upper()
-    if len(key) < 3 or " " in key:
-        return []
-    pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT product_id FROM search_productkeywords WHERE sku_key LIKE %s "
+            f"SELECT product_id, sku_key = %s FROM search_productkeywords WHERE {match} "
             f"AND product_id IN ({product_filter.sql}) ORDER BY length(sku_key), sku_key LIMIT %s",
-            [pattern, *product_filter.params, int(limit)],
+            [key, pattern, *product_filter.params, int(limit)],
         )
-        return [int(row[0]) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    exact = int(rows[0][0]) if rows and rows[0][1] else None
+    return SkuMatches(exact, [int(row[0]) for row in rows] if prefixes else [])
 
 
 def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int) -> list[KeywordHit]:

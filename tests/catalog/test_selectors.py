@@ -6,8 +6,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from catalog.models import Category
-from catalog.selectors import categories_by_id, category_subtree_ids, products_for_display
+from catalog.models import Category, Product, ProductImage
+from catalog.selectors import categories_by_id, category_paths, category_subtree_ids, products_for_display
 from catalog.services import category_get_or_create_path, product_image_add, product_upsert
 from tests.sample_images import image_bytes
 
@@ -20,6 +20,8 @@ def test_category_tree_is_read_once_until_a_change_is_committed():
         tree = categories_by_id()
         assert tree[shoes.pk].full_path == "Footwear > Shoes"
     assert len(queries) == 0  # kept in this process; the version check is one cache read
+    assert (shoes.pk, "Footwear > Shoes") in category_paths()
+    assert category_paths() is category_paths()  # worked out once per tree
 
     footwear = Category.objects.get(name="Footwear")
     with transaction.atomic():
@@ -29,6 +31,7 @@ def test_category_tree_is_read_once_until_a_change_is_committed():
         assert categories_by_id()[shoes.pk].full_path == "Shoes & boots > Shoes"
     # Committed: every process reads the table again.
     assert categories_by_id()[shoes.pk].full_path == "Shoes & boots > Shoes"
+    assert (shoes.pk, "Shoes & boots > Shoes") in category_paths()
 
     with transaction.atomic():
         Category.objects.create(name="Boots", slug="boots", parent=footwear)
@@ -57,5 +60,40 @@ def test_products_for_display_need_no_query_per_product():
     assert set(products) == set(ids)
     assert paths == {"Apparel > Tops > Shirts"}
     assert image_counts == [2, 2, 2]
-    # Products, their images, and the category table (read each time inside a test's transaction).
-    assert len(queries) == 3
+    # Products with their images, and the category table (read each time inside a test's transaction).
+    assert len(queries) == 2
+
+
+@pytest.mark.django_db
+def test_products_for_display_are_the_instances_the_orm_gives():
+    category = category_get_or_create_path("Apparel > Shoes")
+    product, _ = product_upsert(
+        sku="DISP-ORM", title="Boot", category=category, attributes={"colour": "brown", "size": 42}
+    )
+    for position, colour in enumerate(((90, 60, 30), (30, 60, 90))):
+        product_image_add(product=product, data=image_bytes(colour), position=1 - position)
+    bare, _ = product_upsert(sku="DISP-BARE", title="No picture")
+
+    loaded = products_for_display([product.pk, bare.pk])
+    orm = Product.objects.prefetch_related("images").in_bulk([product.pk, bare.pk])
+
+    for pk, instance in loaded.items():
+        fields = Product._meta.concrete_fields
+        assert [f.value_from_object(instance) for f in fields] == [f.value_from_object(orm[pk]) for f in fields]
+        images = list(instance.images.all())
+        assert [image.pk for image in images] == [
+            i.pk for i in sorted(orm[pk].images.all(), key=lambda i: (i.position, i.pk))
+        ]
+        for image in images:
+            fields = ProductImage._meta.concrete_fields
+            expected = ProductImage.objects.get(pk=image.pk)
+            assert [f.value_from_object(image) for f in fields] == [f.value_from_object(expected) for f in fields]
+            assert image.product is instance
+    assert loaded[product.pk].attributes == {"colour": "brown", "size": 42}
+    assert loaded[bare.pk].images.all().count() == 0
+    # The prefetched relation is still the product's own: a further filter queries its images only.
+    first = next(iter(loaded[product.pk].images.all()))
+    filtered = list(loaded[product.pk].images.filter(pk__gte=0))
+    assert filtered == list(loaded[product.pk].images.all())
+    assert all(image.product is loaded[product.pk] for image in filtered)
+    assert list(loaded[bare.pk].images.filter(pk=first.pk)) == []
