@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.models import Product
-from search.services.product_search import SearchError, SearchFilters, SearchHit, products_similar
+from search.services.product_search import SearchError, SearchFilters, products_similar
 from storeapi.serializers.products import CategorySerializer
-from storeapi.serializers.representations import search_hit_data
+from storeapi.serializers.representations import search_hits_data
 from storeapi.serializers.search import (
     SearchRequestSerializer,
     SearchResponseSerializer,
@@ -19,11 +17,6 @@ from storeapi.serializers.search import (
 )
 from storeapi.services.search import ApiSearch, search_run
 from storeapi.views.base import JSON_OR_MULTIPART, ApiView
-
-
-def _hits_data(hits: list[SearchHit], request: Request) -> list[dict[str, Any]]:
-    # The JSON of SearchHitSerializer, without its per-request cost (see serializers/representations.py).
-    return [search_hit_data(hit, request) for hit in hits]
 
 
 class SearchView(ApiView):
@@ -48,7 +41,7 @@ class SearchView(ApiView):
         except SearchError as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
         body = {
-            "results": _hits_data(result.hits, request),
+            "results": search_hits_data(result.hits, request),
             "next_cursor": next_cursor,
             "close_match": result.close_match,
             "fallback": result.fallback,
@@ -74,4 +67,4 @@ class ProductSimilarView(ApiView):
         if product is None:
             raise NotFound(f"There is no active product with id {pk}.")
         hits = products_similar(product, limit=params.validated_data["limit"])
-        return Response({"results": _hits_data(hits, request)})
+        return Response({"results": search_hits_data(hits, request)})
