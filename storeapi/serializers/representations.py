@@ -46,7 +46,7 @@ _STORAGE_URLS_MAX = 20_000  # then the memo starts again rather than tracking re
 
 def _storage_url(file: FieldFile) -> str:
     storage = getattr(file.storage, "_wrapped", file.storage)  # default_storage is a LazyObject
-    if getattr(type(storage), "url", None) is not FileSystemStorage.url or not file.name:
+    if not isinstance(storage, FileSystemStorage) or type(storage).url is not FileSystemStorage.url or not file.name:
         return file.url
     key = (storage.base_url, file.name)
     url = _STORAGE_URLS.get(key)
