@@ -27,7 +27,7 @@ from storeapi.serializers.products import (
     ProductUpsertResultSerializer,
     ProductWriteSerializer,
 )
-from storeapi.serializers.representations import product_data, product_image_data
+from storeapi.serializers.representations import product_data, product_image_data, products_data
 from storeapi.services.image_fetches import image_fetch_queue
 from storeapi.services.products import (
     bulk_summary,
@@ -71,7 +71,7 @@ class ProductListView(ApiGenericView):
             in_stock=data.get("in_stock"), q=data.get("q", ""),
         )  # fmt: skip
         page = self.paginate_queryset(product_list(filters)) or []
-        return self.get_paginated_response([product_data(product, request) for product in page])
+        return self.get_paginated_response(products_data(page, request))
 
     @extend_schema(
         tags=TAG_PRODUCTS,

@@ -15,7 +15,13 @@ from catalog.services import category_get_or_create_path, product_image_add
 from search.services.product_search import SearchHit
 from storeapi.selectors import ProductListFilters, product_list
 from storeapi.serializers.products import ProductImageSerializer, ProductSerializer
-from storeapi.serializers.representations import product_data, product_image_data, search_hit_data
+from storeapi.serializers.representations import (
+    product_data,
+    product_image_data,
+    products_data,
+    search_hit_data,
+    search_hits_data,
+)
 from storeapi.serializers.search import SearchHitSerializer
 from tests.catalog.factories import ProductFactory
 from tests.sample_images import image_bytes
@@ -52,11 +58,18 @@ def products() -> list[Product]:
     return list(product_list(ProductListFilters()).filter(pk__in=[bare.pk, one.pk, three.pk]).order_by("pk"))
 
 
-@pytest.mark.parametrize("datetime_format", ["iso-8601", "%Y-%m-%d %H:%M"])
-def test_products_and_images_as_the_serializers_give_them(products, request_, settings, datetime_format):
+@pytest.mark.parametrize(
+    ("datetime_format", "time_zone"), [("iso-8601", "UTC"), ("%Y-%m-%d %H:%M", "UTC"), ("iso-8601", "Asia/Kolkata")]
+)
+def test_products_and_images_as_the_serializers_give_them(products, request_, settings, datetime_format, time_zone):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DATETIME_FORMAT": datetime_format}
+    settings.TIME_ZONE = time_zone
     serialized = ProductSerializer(products, many=True, context={"request": request_}).data
     assert as_json([product_data(product, request_) for product in products]) == as_json(serialized)
+    assert as_json(products_data(products, request_)) == as_json(serialized)
+    assert as_json(products_data(products, None)) == as_json(ProductSerializer(products, many=True).data)
+    if time_zone != "UTC":
+        assert serialized[0]["created_at"].endswith("+05:30")
     assert [len(product["images"]) for product in serialized] == [0, 1, 3]
     assert serialized[1]["category"] == "Apparel > Men > Topwear > Tshirts"
     assert serialized[1]["images"][0]["url"].startswith("https://shop.example:8443/")
@@ -74,4 +87,16 @@ def test_search_hits_as_the_serializer_gives_them(products, request_):
     ]
     serialized = SearchHitSerializer(hits, many=True, context={"request": request_}).data
     assert as_json([search_hit_data(hit, request_) for hit in hits]) == as_json(serialized)
+    assert as_json(search_hits_data(hits, request_)) == as_json(serialized)
     assert serialized[0]["matched_image"]["id"] == one.images.all()[0].pk and serialized[1]["matched_image"] is None
+
+
+def test_image_urls_follow_a_changed_media_url(products, request_, settings):
+    """File-system URLs are remembered per process; the memo is keyed by the storage's base URL."""
+    image = products[1].images.all()[0]
+    assert product_image_data(image, request_)["url"].startswith("https://shop.example:8443/media/")
+    settings.MEDIA_URL = "https://cdn.example/assets/"
+    assert product_image_data(image, request_)["url"] == f"https://cdn.example/assets/{image.file.name}"
+    assert as_json(product_image_data(image, request_)) == as_json(
+        ProductImageSerializer(image, context={"request": request_}).data
+    )
