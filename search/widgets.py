@@ -86,6 +86,7 @@ class HtmlSelect(forms.Select):
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: BaseRenderer | None = None
     ) -> SafeString:
+        options: list[str] | None
         if isinstance(self.choices, FixedChoices):
             options = self._fixed_options(self.choices.markup, value)
         else:
@@ -108,10 +109,10 @@ class HtmlSelect(forms.Select):
         options[min(found)] = markup.selected[min(found)]
         return options
 
-    def _options(self, value: Any) -> list[SafeString] | None:
-        """Each <option>, or None for choices with groups."""
+    def _options(self, value: Any) -> list[str] | None:
+        """Each <option> (escaped), or None for choices with groups."""
         chosen = set(self.format_value(value))
-        options: list[SafeString] = []
+        options: list[str] = []
         has_selected = False
         for option_value, label in self.choices:
             if isinstance(label, (list, tuple)):
