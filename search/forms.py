@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
 from django import forms
@@ -13,10 +14,12 @@ from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
 from catalog.models import Category
 from search.selectors import filter_choices
 from search.services.product_search import SearchFilters, SearchQuery
-from search.widgets import HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
+from search.widgets import FixedChoices, HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
 
 PAGE_SIZE = 24
 MAX_PAGE = 40
+ALL_CATEGORIES = "All categories"
+ANY_COLOUR = "Any colour"
 
 
 class SearchForm(forms.Form):
@@ -30,7 +33,7 @@ class SearchForm(forms.Form):
     category = forms.ModelChoiceField(
         Category.objects.all(),
         required=False,
-        empty_label="All categories",
+        empty_label=ALL_CATEGORIES,
         widget=HtmlSelect,
     )
     colour = forms.ChoiceField(required=False, widget=HtmlSelect)
@@ -46,10 +49,8 @@ class SearchForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = filter_choices("colour")
-        colour_field = cast(forms.ChoiceField, self.fields["colour"])
-        colour_field.choices = [("", "Any colour")] + [(c, c.title()) for c in choices.attribute_values]
-        category_field = cast(forms.ModelChoiceField, self.fields["category"])
-        category_field.widget.choices = [("", category_field.empty_label), *choices.categories]
+        cast(forms.ChoiceField, self.fields["colour"]).choices = _colour_choices(tuple(choices.attribute_values))
+        self.fields["category"].widget.choices = _category_choices(choices.categories)  # type: ignore[attr-defined]
         self.image: Image.Image | None = None
 
     def clean(self) -> dict[str, Any]:
@@ -97,3 +98,25 @@ class SearchForm(forms.Form):
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
+
+
+# The filters' choices are made once per list of options and shared by every form (FixedChoices:
+# no normalising per form, and the widgets write their <option>s once).
+
+
+@functools.lru_cache(maxsize=16)
+def _colour_choices(values: tuple[str, ...]) -> FixedChoices:
+    return FixedChoices([("", ANY_COLOUR), *((value, value.title()) for value in values)])
+
+
+class _CategoryChoices:
+    # category_paths() gives the same list until the category tree changes; kept with its
+    # choices in one attribute, read and replaced whole.
+    memo: tuple[list[tuple[int, str]] | None, FixedChoices] = (None, FixedChoices(()))
+
+
+def _category_choices(paths: list[tuple[int, str]]) -> FixedChoices:
+    memo = _CategoryChoices.memo
+    if memo[0] is not paths:
+        memo = _CategoryChoices.memo = (paths, FixedChoices([("", ALL_CATEGORIES), *paths]))
+    return memo[1]

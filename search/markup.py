@@ -18,6 +18,10 @@ from django.utils.safestring import SafeString, mark_safe
 
 def html_escape(value: Any) -> str:
     """conditional_escape, without keep_lazy's wrapper."""
+    if type(value) is str:  # most values: not safe, not lazy (a SafeString is a subclass)
+        return html.escape(value)
+    if type(value) is int:  # widths, heights, ids: nothing to escape
+        return str(value)
     if isinstance(value, Promise):
         value = str(value)
     if hasattr(value, "__html__"):

@@ -54,3 +54,21 @@ def test_cards_show_link_thumbnail_alt_text_price_and_stock(client, settings, ca
 
 def test_home_says_when_the_catalog_is_empty(client):
     assert "The catalog is empty." in client.get(reverse("search:home")).content.decode()
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_card_prices_are_written_as_localize_writes_them(settings, language):
+    from decimal import Decimal
+
+    from django.template import Context
+    from django.utils import translation
+    from django.utils.formats import localize
+
+    from search.templatetags.storefront import product_cards
+
+    settings.USE_THOUSAND_SEPARATOR = True
+    sofa = ProductFactory(price=Decimal("12345.50"), currency="EUR")
+    with translation.override(language):
+        expected = localize(sofa.price)
+        assert f'<span class="price">{expected} EUR</span>' in product_cards(Context(), [sofa])
+    assert expected != "12345.50"  # grouped in every one of these languages

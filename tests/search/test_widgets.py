@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from django import forms
 from django.test.html import parse_html
+from django.utils.translation import gettext_lazy
 
-from search.widgets import HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
+from search.widgets import FixedChoices, HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
 
 CHOICES = [
     ("", "All categories"),
@@ -25,6 +26,25 @@ def test_select_matches_djangos_select(value):
     ours = HtmlSelect(choices=CHOICES).render("category", value, attrs=attrs)
     django = forms.Select(choices=CHOICES).render("category", value, attrs=attrs)
     assert parse_html(ours) == parse_html(django)
+
+
+@pytest.mark.parametrize("value", [None, "", 3, "3", "a&b", ["x"], ["missing", "a&b", 3], "missing"])
+def test_select_of_fixed_choices_matches_djangos_select_every_time(value):
+    attrs = {"id": "id_category", "aria-invalid": "true", "required": True, "disabled": False}
+    fixed = FixedChoices(CHOICES)
+    django = forms.Select(choices=CHOICES).render("category", value, attrs=attrs)
+    for _ in range(2):  # the options written once, then the selected one picked again
+        assert HtmlSelect(choices=fixed).render("category", value, attrs=attrs) == HtmlSelect(choices=CHOICES).render(
+            "category", value, attrs=attrs
+        )
+        assert parse_html(HtmlSelect(choices=fixed).render("category", value, attrs=attrs)) == parse_html(django)
+    assert HtmlSelect(choices=fixed).render("category", "x").count(" selected") == 1
+
+
+@pytest.mark.parametrize("choices", [[("a", gettext_lazy("Lazy"))], [("Tops", [(1, "Shirts")])]])
+def test_fixed_choices_refuse_lazy_labels_and_groups(choices):
+    with pytest.raises(ValueError, match="flat and not lazy"):
+        FixedChoices(choices)
 
 
 def test_select_escapes_labels_and_values_and_selects_one_option():
@@ -65,3 +85,21 @@ def test_search_form_fields_render_with_labels_ids_and_bound_values():
     # An unknown colour is an error, and the field says so to assistive technology.
     assert not form.is_valid() and "colour" in form.errors
     assert 'aria-invalid="true"' in str(form["colour"])
+
+
+@pytest.mark.django_db
+def test_search_forms_share_their_filter_choices_until_the_options_change(monkeypatch):
+    from search import forms as search_forms
+    from search.selectors import FilterChoices
+
+    # As filter_choices() gives them outside a transaction: the same category list until the tree changes.
+    options = FilterChoices(["blue", "red"], [(3, "Home"), (4, "Home > Kitchen")])
+    monkeypatch.setattr(search_forms, "filter_choices", lambda _: options._replace(attribute_values=["blue", "red"]))
+    first, second = search_forms.SearchForm(), search_forms.SearchForm({"colour": "red"})
+    assert first.fields["colour"].choices is second.fields["colour"].choices
+    assert first.fields["category"].widget.choices is second.fields["category"].widget.choices
+    monkeypatch.setattr(search_forms, "filter_choices", lambda _: FilterChoices(["red"], [(7, "Mugs")]))
+    changed = search_forms.SearchForm({"colour": "red"})
+    assert list(changed.fields["colour"].choices) == [("", "Any colour"), ("red", "Red")]
+    assert list(changed.fields["category"].widget.choices) == [("", "All categories"), (7, "Mugs")]
+    assert changed.is_valid() and '<option value="red" selected>Red</option>' in str(changed["colour"])
