@@ -7,7 +7,8 @@ The vocabulary is the words of the fashion set's titles, attribute values and ca
 (../shared/datasets/fashion/metadata.csv), written with the service that product saves use.
 Each typo is one edit (deletion, substitution, transposition or insertion) of a vocabulary word
 of 5 letters or more that leaves no catalog word or prefix of one. Reports how often each
-method gives back the original word, another word, or leaves it, and the time per call.
+method gives back the original word, another word, or leaves it, and the time per call; also
+pg_trgm on its own, and how often the original word is among the candidates difflib sees.
 
 Uses config.settings.test: its own Postgres and Redis in a temporary folder, never .data/.
 """
@@ -34,12 +35,13 @@ import django
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from catalog.importing.readers import read_fashion_csv  # noqa: E402
 from catalog.importing.rows import ImportRow  # noqa: E402
 from search.conf import search_setting  # noqa: E402
 from search.models import VocabularyWord  # noqa: E402
-from search.services.keywords import vocabulary_words_add, words_correct  # noqa: E402
+from search.services.keywords import TYPO_CANDIDATES, vocabulary_words_add, words_correct  # noqa: E402
 
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -95,6 +97,29 @@ def previous_correct(vocab: list[str]) -> Callable[[str], str]:
     return correct
 
 
+def trigram_alone(word: str) -> str:
+    """pg_trgm on its own: the most similar word above its default threshold (0.3)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word FROM search_vocabularyword WHERE word %% %s ORDER BY similarity(word, %s) DESC, word LIMIT 1",
+            [word, word],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else word
+
+
+def candidates_recall(typos: list[tuple[str, str, str]]) -> float:
+    """How often the original word is among the TYPO_CANDIDATES nearest that difflib chooses from."""
+    found = 0
+    with connection.cursor() as cursor:
+        for word, wrong, _ in typos:
+            cursor.execute(
+                "SELECT word FROM search_vocabularyword ORDER BY word <-> %s, word LIMIT %s", [wrong, TYPO_CANDIDATES]
+            )
+            found += word in {row[0] for row in cursor.fetchall()}
+    return found / len(typos)
+
+
 def measure(label: str, correct: Callable[[str], str], typos: list[tuple[str, str, str]]) -> None:
     outcome: Counter[str] = Counter()
     by_kind: Counter[str] = Counter()
@@ -132,10 +157,17 @@ def main() -> None:
         rng = random.Random(args.seed)
         typos = typos_make(vocab, args.typos, rng, first_letter=first_letter)
         print(f"\n{len(typos):,} one-edit typos, {'any letter' if first_letter else 'first letter kept'}:")
-        for label, correct in (("pg_trgm nearest 25 + difflib", shipped), ("previous: difflib, same letter", previous)):
+        methods = (
+            ("pg_trgm nearest 25 + difflib", shipped),
+            ("previous: difflib, same letter", previous),
+            ("pg_trgm alone (similarity >= 0.3)", trigram_alone),
+        )
+        for label, correct in methods:
             for _, wrong, _ in typos[:50]:  # warm-up
                 correct(wrong)
             measure(label, correct, typos)
+        recall = candidates_recall(typos)
+        print(f"  original word among the {TYPO_CANDIDATES} nearest by trigram distance: {recall:.3f}")
     known = [word for word in vocab if word.isalpha() and len(word) >= 4]
     known = random.Random(args.seed).sample(known, min(len(known), args.typos))
     changed = sum(words_correct([word])[0] != word for word in known)

@@ -121,8 +121,8 @@ def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int)
 # --- typo correction -----------------------------------------------------------------------
 
 # Closest vocabulary words (pg_trgm) that difflib then compares with the query word. On the
-# fashion catalog the right word was among the 25 closest for 99.7% of one-edit typos
-# (docs/adr/0005-filtered-vector-search.md).
+# fashion catalog the right word was among the 25 closest for all of 1,000 one-edit typos
+# (benchmarks/typos.py, docs/performance.md).
 TYPO_CANDIDATES = 25
 VOCABULARY_TEXT = (
     # The words people search with: titles, brands, attribute values and category names (not
