@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -86,6 +86,14 @@ def _images_prefetched(product: Product, images: list[ProductImage]) -> None:
     product._prefetched_objects_cache = {"images": related}  # type: ignore[attr-defined]
     for image in images:
         _IMAGE_PRODUCT.set_cached_value(image, product)
+
+
+def product_images(product: Product) -> Iterable[ProductImage]:
+    """The product's images in order: the prefetched ones when products_for_display() or
+    prefetch_related("images") loaded them, read without making a related manager (per product,
+    that costs more than the read), else a query."""
+    prefetched = getattr(product, "_prefetched_objects_cache", {}).get("images")
+    return prefetched if prefetched is not None else product.images.all()
 
 
 class _CategoryTree:

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 from catalog.models import Product, ProductImage
+from catalog.selectors import product_images
 from search.conf import search_setting
 from search.markup import html_format, html_join
 from search.services.product_search import SearchHit
@@ -102,11 +103,7 @@ def _price_formatter() -> Callable[[Decimal], str]:
 
 
 def _first_image(product: Product) -> ProductImage | None:
-    # The prefetched images (catalog.selectors.product_list_active, search hits), read without
-    # making the related manager that .all() would make for each card to return the same queryset.
-    prefetched = getattr(product, "_prefetched_objects_cache", {}).get("images")
-    images = prefetched if prefetched is not None else product.images.all()
-    return next(iter(images), None)
+    return next(iter(product_images(product)), None)
 
 
 def _current_app(context: template.Context) -> str | None:

@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from catalog.models import Product, ProductImage
+from catalog.selectors import product_images
 from search.services.product_search import SearchHit
 
 # The scalar conversions are DRF's own, so prices and times follow REST_FRAMEWORK settings
@@ -99,7 +100,7 @@ class Shapes:
             "attributes": product.attributes,
             "url": product.url,
             "is_active": product.is_active,
-            "images": [self.image(image) for image in _images(product)],
+            "images": [self.image(image) for image in product_images(product)],
             "created_at": self.datetime(product.created_at),
             "updated_at": self.datetime(product.updated_at),
         }
@@ -123,13 +124,6 @@ class Shapes:
             category = product.category
             path = self.category_paths[product.category_id] = category.full_path if category else ""
         return path
-
-
-def _images(product: Product) -> Iterable[ProductImage]:
-    # What prefetch_related("images") left (catalog.selectors), without making a related manager
-    # for each product to reach it.
-    prefetched = getattr(product, "_prefetched_objects_cache", {}).get("images")
-    return prefetched if prefetched is not None else product.images.all()
 
 
 def _datetime_text() -> Callable[[Any], Any]:
