@@ -1,28 +1,73 @@
 """Model instances from rows read with a plain cursor.
 
 For hot reads whose ORM query would cost more to build than to run (search result pages): the
-SQL names every concrete field in order (``model_columns``), and ``model_from_row`` applies the
-same database converters the ORM applies (a JSONField's decoding, for example) before
-``Model.from_db``, so the instances are what the ORM would have made.
+SQL names every concrete field in order (``model_columns``), ``rows_fetch`` runs it, and
+``model_from_row`` applies the same database converters the ORM applies (a JSONField's decoding,
+for example) and makes the instance ``Model.from_db`` would make, so the instances are what the
+ORM would have made. tests/catalog/test_model_rows.py compares them with the ORM's.
+
+Two shortcuts, each taken only where its result is the same (measured on a page of 24 products
+with their images, ~100 timestamps and ~50 instances):
+
+- Timestamps: Django reads ``timestamptz`` with a loader written in Python (it sets the time zone
+  Django expects), ~3.5 us a value; psycopg's C loader gives the same datetimes, ``tzinfo``
+  included, when the session and Django both use UTC (Django's default with USE_TZ), in ~0.2 us.
+- Instances: ``Model.__init__`` sets each field through ``setattr`` and sends pre_init and
+  post_init; when nobody listens to those for the model and every field's class attribute is one
+  of Django's plain descriptors (whose ``__set__``, if any, only stores the value), the instance
+  is made with the same ``__dict__`` directly, at about a third of the cost.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
+import psycopg
 from django.db import connection
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.fields.files import FileDescriptor
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
+from psycopg.pq import Format
 
 M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, Any], Any]
+
+# Descriptors that either have no __set__ or one that only stores into instance.__dict__ for a
+# new instance (exact types: ImageFileDescriptor, a FileDescriptor subclass, also sets dimensions).
+_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute, FileDescriptor)
+_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
 
 
 def model_columns(model: type[Model], alias: str) -> str:
     """``alias."col", ...`` for every concrete field of ``model``, in the order from_db expects."""
     quote = connection.ops.quote_name
     return ", ".join(f"{alias}.{quote(cast(str, field.column))}" for field in model._meta.concrete_fields)
+
+
+def rows_fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Every row of ``sql``, through Django's cursor (so query logging and capture see it), with
+    timestamps read by psycopg's C loader where that gives what Django's loader gives."""
+    with connection.cursor() as cursor:
+        if (loader := _timestamptz_loader()) is not None:
+            cursor.cursor.adapters.register_loader(_TIMESTAMPTZ, loader)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _timestamptz_loader() -> type | None:
+    # Django's loader replaces tzinfo with connection.timezone; psycopg's gives the session's time
+    # zone, datetime.timezone.utc for "UTC". Only the C build's loader is worth swapping in.
+    if psycopg.pq.__impl__ not in ("c", "binary"):
+        return None
+    if connection.timezone is not datetime.UTC or connection.timezone_name != "UTC":
+        return None
+    return cast(type, psycopg.adapters.get_loader(_TIMESTAMPTZ, Format.TEXT))
 
 
 def model_from_row(model: type[M], values: Sequence[Any]) -> M:
@@ -32,12 +77,32 @@ def model_from_row(model: type[M], values: Sequence[Any]) -> M:
         for index, column, functions in converters:
             for function in functions:
                 values[index] = function(values[index], column, connection)
-    return model.from_db(connection.alias, _attnames(model), values)
+    attnames = _attnames(model)
+    if not _plain_init(model) or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(connection.alias, attnames, values)
+    instance = model.__new__(model)
+    state = ModelState()
+    state.adding, state.db = False, connection.alias
+    fields = instance.__dict__
+    fields["_state"] = state
+    fields.update(zip(attnames, values, strict=True))
+    return instance
 
 
 @functools.cache
 def _attnames(model: type[Model]) -> tuple[str, ...]:
     return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+@functools.cache
+def _plain_init(model: type[Model]) -> bool:
+    """Whether Model.__init__ would only store each value in the instance's __dict__."""
+    if model.__init__ is not Model.__init__ or model._meta.abstract:
+        return False
+    return all(
+        type(getattr(model, attname, None)) in _PLAIN_DESCRIPTORS  # exact types: subclasses may do more
+        for attname in _attnames(model)
+    )
 
 
 @functools.cache
