@@ -17,6 +17,10 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_CURRENCY": "EUR",
     # Where uploaded product images go in the default storage.
     "IMAGE_UPLOAD_TO": "products",
+    # Seconds a process keeps its copy of the category tree before asking the cache whether a
+    # category changed in another process (changes made in this process show at once). 0: ask
+    # on every read.
+    "CATEGORY_TREE_RECHECK_SECONDS": 1.0,
 }
 
 

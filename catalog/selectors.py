@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -11,6 +12,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
+from catalog.conf import catalog_setting
 from catalog.model_rows import model_columns, model_from_row, rows_fetch
 from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 
@@ -97,11 +99,15 @@ def product_images(product: Product) -> Iterable[ProductImage]:
 class _CategoryTree:
     """Every category, parents linked, kept in this process until the version in the shared
     cache changes: catalog/signals.py calls category_tree_changed() on every save and delete;
-    code that changes categories with queryset.update() or raw SQL must call it too."""
+    code that changes categories with queryset.update() or raw SQL must call it too. The version
+    is asked for at most once per CATEGORY_TREE_RECHECK_SECONDS (a cache read cost ~0.1 ms, and a
+    results page needs the tree twice)."""
 
     lock = threading.Lock()
     version: str | None = None
     by_id: dict[int, Category] = {}
+    # time.monotonic() until which by_id is used without asking the cache.
+    fresh_until = 0.0
     # category_paths() of by_id, with the dict it was worked out from (one attribute: read and
     # replaced whole, so a thread never pairs one tree's paths with another tree).
     paths: tuple[dict[int, Category] | None, list[tuple[int, str]]] = (None, [])
@@ -109,13 +115,18 @@ class _CategoryTree:
 
 def categories_by_id() -> dict[int, Category]:
     """Every category by id, each one's ``parent`` the instance in the same dict. Shared between
-    requests: read them, do not change and save them. Outside a transaction, one cache read per
-    call, and the table is read again only after a category change was committed (in any
-    process); inside one (which may hold uncommitted changes) the table is read every time."""
+    requests: read them, do not change and save them. Outside a transaction: a change committed
+    in this process shows at once, one committed in another process within
+    CATEGORY_TREE_RECHECK_SECONDS; in between, no query and no cache read. Inside a transaction
+    (which may hold uncommitted changes) the table is read every time."""
     if connection.in_atomic_block:
         return _categories_load()
+    now = time.monotonic()
+    if now < _CategoryTree.fresh_until:
+        return _CategoryTree.by_id
     version = cache.get(CATEGORY_TREE_VERSION_KEY)
     if version is not None and version == _CategoryTree.version:
+        _CategoryTree.fresh_until = now + catalog_setting("CATEGORY_TREE_RECHECK_SECONDS")
         return _CategoryTree.by_id
     with _CategoryTree.lock:
         if version is None:
@@ -124,6 +135,7 @@ def categories_by_id() -> dict[int, Category]:
         # Read after the version: a change committed in between only makes the next call read again.
         by_id = _categories_load()
         _CategoryTree.by_id, _CategoryTree.version = by_id, version
+        _CategoryTree.fresh_until = now + catalog_setting("CATEGORY_TREE_RECHECK_SECONDS")
         return by_id
 
 
@@ -136,8 +148,14 @@ def _categories_load() -> dict[int, Category]:
 
 
 def category_tree_changed() -> None:
-    """Once the current transaction commits, tell every process to read the categories again."""
-    transaction.on_commit(lambda: cache.set(CATEGORY_TREE_VERSION_KEY, uuid.uuid4().hex, timeout=None))
+    """Once the current transaction commits, tell every process to read the categories again
+    (this one at its next read, the others within CATEGORY_TREE_RECHECK_SECONDS)."""
+    transaction.on_commit(_category_tree_version_new)
+
+
+def _category_tree_version_new() -> None:
+    cache.set(CATEGORY_TREE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    _CategoryTree.fresh_until = 0.0
 
 
 def category_subtree_ids(category: Category) -> list[int]:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from catalog import selectors
 from catalog.models import Category, Product, ProductImage
-from catalog.selectors import categories_by_id, category_paths, category_subtree_ids, products_for_display
+from catalog.selectors import (
+    CATEGORY_TREE_VERSION_KEY,
+    categories_by_id,
+    category_paths,
+    category_subtree_ids,
+    products_for_display,
+)
 from catalog.services import category_get_or_create_path, product_image_add, product_upsert
 from tests.sample_images import image_bytes
 
@@ -19,7 +30,7 @@ def test_category_tree_is_read_once_until_a_change_is_committed():
     with CaptureQueriesContext(connection) as queries:
         tree = categories_by_id()
         assert tree[shoes.pk].full_path == "Footwear > Shoes"
-    assert len(queries) == 0  # kept in this process; the version check is one cache read
+    assert len(queries) == 0  # kept in this process
     assert (shoes.pk, "Footwear > Shoes") in category_paths()
     assert category_paths() is category_paths()  # worked out once per tree
 
@@ -41,6 +52,22 @@ def test_category_tree_is_read_once_until_a_change_is_committed():
     shoes.delete()
     assert shoes.pk not in categories_by_id()
     assert category_subtree_ids(footwear) == [footwear.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_from_another_process_shows_after_the_recheck_interval(settings, monkeypatch):
+    shoes = category_get_or_create_path("Shoes")
+    settings.SNAPSHELF_CATEGORY_TREE_RECHECK_SECONDS = 60
+    assert categories_by_id()[shoes.pk].name == "Shoes"
+    # Another process renames it (update() sends no signal) and bumps the shared version.
+    Category.objects.filter(pk=shoes.pk).update(name="Boots")
+    cache.set(CATEGORY_TREE_VERSION_KEY, "changed elsewhere", timeout=None)
+    with CaptureQueriesContext(connection) as queries:
+        assert categories_by_id()[shoes.pk].name == "Shoes"  # within the interval: no cache read, no query
+    assert len(queries) == 0
+    later = time.monotonic() + 61
+    monkeypatch.setattr(selectors, "time", SimpleNamespace(monotonic=lambda: later))
+    assert categories_by_id()[shoes.pk].name == "Boots"
 
 
 @pytest.mark.django_db
