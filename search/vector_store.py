@@ -206,14 +206,16 @@ def neighbours_exact(
     it filters (btree on product_id, or a sequential scan) and keeps a top-N heap."""
     where, params = _where(model, product_filter)
     dim = _dim(model, kind)
-    distance = f"embedding::vector({dim}) <=> %s::vector({dim})"
+    # The query vector is sent once, as q.v (the planner folds the one-row subquery into a
+    # constant, so the plan is the one the literal itself would get).
+    distance = f"embedding::vector({dim}) <=> q.v"
     sql = (
-        f"SELECT {_item_column(kind)}, e.product_id, {distance} AS distance FROM {TABLES[kind]} e "
+        f"SELECT {_item_column(kind)}, e.product_id, {distance} AS distance "
+        f"FROM {TABLES[kind]} e, (SELECT %s::vector({dim}) AS v) q "
         f"WHERE {where} ORDER BY ({distance}) + 0, 1 LIMIT {int(limit)}"
     )
-    literal = vector_literal(vector)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [literal, *params, literal])
+        cursor.execute(sql, [vector_literal(vector), *params])
         return [Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in cursor.fetchall()]
 
 

@@ -9,6 +9,7 @@ and falls back to an exact scan whenever an HNSW scan comes back short.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,13 +42,38 @@ def neighbours(
     model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter
 ) -> list[Neighbour]:
     """``limit`` nearest rows that pass the filter, never fewer than exist."""
-    if filtered_rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS"):
+    if _rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS"):
         return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
     rows = neighbours_hnsw(model, kind, vector, limit=limit, product_filter=product_filter)
     if len(rows) < limit:
         # The index scan gave up (max_scan_tuples) or the estimate was wrong: only an exact
         # scan can tell "fewer exist" from "not found".
         return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
+    return rows
+
+
+# The planner's estimate moves only with the table's statistics (ANALYZE, autovacuum), and asking
+# for it cost a statement per leg; each filter's is kept in this process for ESTIMATE_SECONDS. A
+# stale one costs speed, never results: a short HNSW answer falls back to an exact scan, and an
+# exact scan is always complete.
+ESTIMATE_SECONDS = 30.0
+ESTIMATE_MAX_ENTRIES = 10_000  # then the memo starts again rather than tracking recency
+_estimates: dict[tuple[object, ...], tuple[float, int]] = {}
+
+
+def _rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter) -> int:
+    key = (model.pk, kind, product_filter.sql, product_filter.params)
+    now = time.monotonic()
+    try:
+        kept = _estimates.get(key)
+    except TypeError:  # a parameter that cannot be a key: ask every time
+        return filtered_rows_estimate(model, kind, product_filter)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    rows = filtered_rows_estimate(model, kind, product_filter)
+    if len(_estimates) >= ESTIMATE_MAX_ENTRIES:
+        _estimates.clear()
+    _estimates[key] = (now + ESTIMATE_SECONDS, rows)
     return rows
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from PIL import Image, ImageOps
 
 from catalog.models import Category, Product
 from catalog.services import product_image_add, product_upsert
+from search.services import vector_legs
 from search.services.keywords import words_correct
 from search.services.product_search import (
     SearchError,
@@ -130,3 +134,22 @@ def test_similar_products_leave_out_the_product_and_its_duplicates(demo_index):
     assert len(found) == 6 and "DEMO-STRIPED-SHIRT-GREEN" not in found and "COPY-SHIRT" not in found
     assert all(hit.matched_image is not None and hit.distance is not None for hit in similar)
     assert sum("Shirt" in sku.title() for sku in found) >= 3
+
+
+def test_the_planners_estimate_is_asked_once_per_filter_and_a_stale_one_keeps_results_whole(demo_index, monkeypatch):
+    def explains(query: SearchQuery) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            product_search(query)
+        return sum(q["sql"].startswith("EXPLAIN") for q in queries.captured_queries)
+
+    vector_legs._estimates.clear()
+    mugs = SearchQuery(image=demo_photo("DEMO-MUG-RED"), limit=5, filters=SearchFilters(price_max=Decimal("20")))
+    assert explains(mugs) == 1
+    assert explains(mugs) == 0  # the same filter: kept
+    assert explains(replace(mugs, filters=SearchFilters(price_max=Decimal("21")))) == 1  # another filter: asked
+    # A stale estimate ("plenty of rows") sends the search down the HNSW path; its short answer
+    # falls back to an exact scan, so the results are the same.
+    exact = skus(product_search(mugs))
+    for key in vector_legs._estimates:
+        vector_legs._estimates[key] = (float("inf"), 10**9)
+    assert skus(product_search(mugs)) == exact
