@@ -3,6 +3,7 @@ Vector queries: search/vector_store.py."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NamedTuple
@@ -83,15 +84,36 @@ class FilterChoices(NamedTuple):
 
 def filter_choices(attribute: str, *, limit: int = 50) -> FilterChoices:
     """The storefront filters' options: an attribute's most common values (cached for
-    SEARCH_STATS_TTL_SECONDS) and the categories (catalog.selectors.category_paths: the
-    in-process category tree, read again after any committed category change). Only options are
-    cached: the form still checks a chosen category against the database."""
+    SEARCH_STATS_TTL_SECONDS, and kept in this process for up to ATTRIBUTE_VALUES_LOCAL_SECONDS
+    more) and the categories (catalog.selectors.category_paths: the in-process category tree).
+    Only options are cached: the form still checks a chosen category against the database."""
+    return FilterChoices(_attribute_values(attribute, limit), category_paths())
+
+
+# Every storefront form needs the colours, and reading them from the shared cache cost ~0.1 ms of
+# each search page; they are counts that may already be SEARCH_STATS_TTL_SECONDS old.
+ATTRIBUTE_VALUES_LOCAL_SECONDS = 5.0
+_attribute_values_kept: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+
+def _attribute_values(attribute: str, limit: int) -> list[str]:
+    now = time.monotonic()
+    kept = _attribute_values_kept.get((attribute, limit))
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    ttl = search_setting("SEARCH_STATS_TTL_SECONDS")
     cache_key = f"snapshelf:search:attribute-values:{attribute}"
     values = cache.get(cache_key)
     if values is None:
         values = _attribute_values_read(attribute, limit)
-        cache.set(cache_key, values, search_setting("SEARCH_STATS_TTL_SECONDS"))
-    return FilterChoices(values, category_paths())
+        cache.set(cache_key, values, ttl)
+    _attribute_values_kept[(attribute, limit)] = (now + min(ttl, ATTRIBUTE_VALUES_LOCAL_SECONDS), values)
+    return values
+
+
+def attribute_values_forget() -> None:
+    """Forget the colours this process keeps (tests that change them in the shared cache)."""
+    _attribute_values_kept.clear()
 
 
 def _attribute_values_read(key: str, limit: int) -> list[str]:

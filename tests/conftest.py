@@ -10,3 +10,12 @@ import pytest
 def media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def attribute_values_fresh():
+    """Each test reads the colour choices from the shared cache (which tests clear), not from
+    what this process kept of an earlier test's catalog."""
+    from search.selectors import attribute_values_forget
+
+    attribute_values_forget()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
 from django.core.cache import cache
 
 from catalog.models import Category
 from catalog.selectors import category_paths
+from search import selectors
 from search.selectors import filter_choices
 from tests.catalog.factories import CategoryFactory, ProductFactory
 
@@ -73,3 +77,14 @@ def test_a_category_only_stale_choices_still_list_is_refused(client, tree, monke
     monkeypatch.setattr("search.selectors.category_paths", lambda: [(gone.pk, "Gone")])
     response = client.get("/search/", {"category": gone.pk})
     assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+
+
+def test_colour_choices_are_kept_in_the_process_for_a_few_seconds(tree, monkeypatch):
+    cache.delete("snapshelf:search:attribute-values:colour")
+    ProductFactory(category=tree[3], attributes={"colour": "blue"})
+    assert filter_choices("colour").attribute_values == ["blue"]
+    cache.set("snapshelf:search:attribute-values:colour", ["green"])  # another process refreshed them
+    assert filter_choices("colour").attribute_values == ["blue"]  # kept here: no cache read
+    later = time.monotonic() + selectors.ATTRIBUTE_VALUES_LOCAL_SECONDS + 1
+    monkeypatch.setattr(selectors, "time", SimpleNamespace(monotonic=lambda: later))
+    assert filter_choices("colour").attribute_values == ["green"]
