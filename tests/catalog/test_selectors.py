@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import prefetch_related_objects
 from django.test.utils import CaptureQueriesContext
 
 from catalog import selectors
@@ -17,6 +18,7 @@ from catalog.selectors import (
     categories_by_id,
     category_paths,
     category_subtree_ids,
+    product_images,
     products_for_display,
 )
 from catalog.services import category_get_or_create_path, product_image_add, product_upsert
@@ -124,3 +126,36 @@ def test_products_for_display_are_the_instances_the_orm_gives():
     assert filtered == list(loaded[product.pk].images.all())
     assert all(image.product is loaded[product.pk] for image in filtered)
     assert list(loaded[bare.pk].images.filter(pk=first.pk)) == []
+
+
+@pytest.mark.django_db
+def test_the_prefetched_images_answer_as_prefetch_related_does_until_the_relation_changes():
+    product, _ = product_upsert(sku="DISP-LAZY", title="Lamp")
+    product_image_add(product=product, data=image_bytes((10, 20, 30)))
+    loaded = products_for_display([product.pk])[product.pk]
+    cache = loaded._prefetched_objects_cache
+    assert "images" in cache and "other" not in cache and cache.get("other") is None
+    assert list(product_images(loaded)) == list(cache.get("images")) == list(cache["images"])
+    with CaptureQueriesContext(connection) as queries:
+        assert len(loaded.images.all()) == 1  # Django's manager gets the prefetched queryset
+        assert prefetch_related_objects_done(loaded)
+    assert len(queries) == 0
+    # Adding an image through the relation clears what was prefetched, as Django does.
+    loaded.images.create(file="products/x.jpg", sha256="f" * 64, position=5)
+    assert "images" not in loaded._prefetched_objects_cache
+    assert len(list(product_images(loaded))) == len(loaded.images.all()) == 2
+    # refresh_from_db() drops it too, before and after the queryset was made.
+    for touch in (False, True):
+        again = products_for_display([product.pk])[product.pk]
+        if touch:
+            again.images.all()
+        again.refresh_from_db()
+        assert "images" not in getattr(again, "_prefetched_objects_cache", {})
+        assert len(list(product_images(again))) == 2
+
+
+def prefetch_related_objects_done(product) -> bool:
+    # prefetch_related_objects() skips a relation that is already prefetched.
+    with CaptureQueriesContext(connection) as queries:
+        prefetch_related_objects([product], "images")
+    return len(queries) == 0
