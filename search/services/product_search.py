@@ -29,7 +29,7 @@ from django.db.models import QuerySet
 from PIL import Image
 
 from catalog.models import Category, Product, ProductImage
-from catalog.selectors import category_subtree_ids, products_for_display
+from catalog.selectors import category_subtree_ids, product_images, products_for_display
 from search.conf import search_setting
 from search.embedders.base import Embedder, EmbedderLoadError
 from search.models import EmbeddingModel
@@ -285,7 +285,7 @@ def _hits(ranked: list[tuple[int, float]], legs: Sequence[Leg]) -> list[SearchHi
 
 def _explain(hit: SearchHit, leg: str, match: ProductMatch) -> None:
     if leg == "photo" or (leg == "text-image" and hit.matched_image is None):
-        images = {image.pk: image for image in hit.product.images.all()}
+        images = {image.pk: image for image in product_images(hit.product)}
         hit.matched_image = images.get(match.image_id) if match.image_id else None
     if leg == "photo":
         hit.distance = match.distance
