@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from django import template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import numberformat
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
+from sorl.thumbnail.conf import settings as sorl_settings
 
 from catalog.models import Product, ProductImage
 from catalog.selectors import product_images
@@ -25,14 +29,15 @@ from search.thumbnails import thumbnail_get
 register = template.Library()
 
 CARD_THUMBNAIL = ("240x240", {"crop": "center"})
-CARD = """<li class="card">
+# A card is CARD_HEAD (link, picture, title, price, stock), its reasons, then CARD_END.
+CARD_HEAD = """<li class="card">
   <a href="{}">
     {}
     <span class="title">{}</span>
   </a>
   <span class="price">{} {}</span>
-  {}{}
-</li>"""
+  {}"""
+CARD_END = "\n</li>"
 CARD_IMAGE = '<img src="{}" width="{}" height="{}" alt="{}" loading="lazy">'
 NO_IMAGE = SafeString('<div class="no-image" aria-hidden="true"></div>')
 OUT_OF_STOCK = SafeString('<span class="stock-out">Out of stock</span>')
@@ -52,7 +57,8 @@ def product_cards(
     url_pattern = reverse("search:product-detail", args=[URL_PK_MARKER], current_app=_current_app(context))
     card_template_name = search_setting("STOREFRONT_CARD_TEMPLATE")
     card_template = get_template(card_template_name) if card_template_name else None
-    price_format = _price_formatter()
+    language = get_language()
+    price_format = _price_formatter(language)
     cards = []
     for item in items:
         if isinstance(item, SearchHit):
@@ -65,34 +71,74 @@ def product_cards(
             card = {"product": product, "image": image, "reasons": reasons, "url": url}
             cards.append(SafeString(card_template.render(card, getattr(context, "request", None))))
         else:
-            cards.append(_card(product, image, reasons, url, price_format))
+            cards.append(_card(product, image, reasons, url, price_format, language))
     return html_join("\n", cards)
 
 
 def _card(
-    product: Product, image: ProductImage | None, reasons: list[str], url: str, price_format: Callable[[Decimal], str]
+    product: Product,
+    image: ProductImage | None,
+    reasons: list[str],
+    url: str,
+    price_format: Callable[[Decimal], str],
+    language: str,
 ) -> SafeString:
+    head = _card_head(product, image, url, price_format, language)
+    tail = html_format('<span class="reasons">{}</span>', "; ".join(reasons)) if reasons else ""
+    return SafeString(head + tail + CARD_END)
+
+
+class _CardHeads:
+    """Written card heads by everything they show (so an entry is right for as long as its
+    thumbnail is): the same products fill page after page, and writing a head cost ~20 us, a
+    twentieth of a results page. Entries live as long as search.thumbnails keeps the thumbnail
+    answer they contain (THUMBNAIL_CACHE_TIMEOUT); any settings change forgets them all (tests:
+    languages, number formats, storages)."""
+
+    MAX_ENTRIES = 20_000  # then the memo starts again rather than tracking recency
+    heads: dict[tuple[object, ...], tuple[float, str]] = {}
+
+
+def _card_head(
+    product: Product, image: ProductImage | None, url: str, price_format: Callable[[Decimal], str], language: str
+) -> str:
+    # price_format is the language's (_price_formatter), so the language stands for it in the key.
+    shown = None if image is None else (image.file.name, image.alt_text)
+    key = (url, product.title, product.price, product.currency, product.in_stock, shown, language)
+    now = time.monotonic()
+    kept = _CardHeads.heads.get(key)
+    if kept is not None and kept[0] > now:
+        return kept[1]
     picture: SafeString | str = ""
+    thumb = None
     if image is None:
         picture = NO_IMAGE
     elif thumb := thumbnail_get(image.file, CARD_THUMBNAIL[0], **CARD_THUMBNAIL[1]):
         picture = html_format(CARD_IMAGE, thumb.url, thumb.width, thumb.height, image.alt_text or product.title)
-    return html_format(
-        CARD,
+    head = html_format(
+        CARD_HEAD,
         url,
         picture,
         product.title,
         price_format(product.price),
         product.currency,
         "" if product.in_stock else OUT_OF_STOCK,
-        html_format('<span class="reasons">{}</span>', "; ".join(reasons)) if reasons else "",
     )
+    if image is None or thumb is not None:  # a failed thumbnail is asked for again next time
+        if len(_CardHeads.heads) >= _CardHeads.MAX_ENTRIES:
+            _CardHeads.heads.clear()
+        _CardHeads.heads[key] = (now + sorl_settings.THUMBNAIL_CACHE_TIMEOUT, head)
+    return head
 
 
-def _price_formatter() -> Callable[[Decimal], str]:
-    """What localize() does to a Decimal (django.utils.formats.number_format), with the active
+@receiver(setting_changed, dispatch_uid="search_card_heads_settings")
+def _settings_changed(**kwargs: Any) -> None:
+    _CardHeads.heads.clear()
+
+
+def _price_formatter(lang: str) -> Callable[[Decimal], str]:
+    """What localize() does to a Decimal (django.utils.formats.number_format), with the
     language's separators looked up once for the list instead of three times for each price."""
-    lang = get_language()
     return functools.partial(
         numberformat.format,
         decimal_sep=get_format("DECIMAL_SEPARATOR", lang, use_l10n=True),

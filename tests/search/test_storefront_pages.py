@@ -72,3 +72,23 @@ def test_card_prices_are_written_as_localize_writes_them(settings, language):
         expected = localize(sofa.price)
         assert f'<span class="price">{expected} EUR</span>' in product_cards(Context(), [sofa])
     assert expected != "12345.50"  # grouped in every one of these languages
+
+
+def test_cards_written_once_still_show_what_changed():
+    from decimal import Decimal
+
+    from django.template import Context
+
+    from catalog.models import Product
+    from search.templatetags.storefront import product_cards
+
+    sofa = ProductFactory(title="Sofa", price=Decimal("100.00"), in_stock=True)
+    product_image_add(product=sofa, data=image_bytes((120, 10, 10)), alt_text="A red sofa")
+    first = product_cards(Context(), [Product.objects.get(pk=sofa.pk)])
+    assert product_cards(Context(), [Product.objects.get(pk=sofa.pk)]) == first
+    # Changed without a save (no signal, no updated_at): every shown value is part of the key.
+    Product.objects.filter(pk=sofa.pk).update(price=Decimal("80.00"), in_stock=False, title="Sofa <3")
+    again = product_cards(Context(), [Product.objects.get(pk=sofa.pk)])
+    assert "80.00 EUR" in again and "Out of stock" in again and "Sofa &lt;3" in again
+    sofa.images.update(alt_text="A sofa")
+    assert 'alt="A sofa"' in product_cards(Context(), [Product.objects.get(pk=sofa.pk)])
