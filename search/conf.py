@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     "STOREFRONT_CARD_TEMPLATE": "",
     # Deepest result a query may page to (offset + limit).
     "SEARCH_MAX_DEPTH": 1000,
+    # Seconds a process keeps the active model's row before reading it again (outside
+    # transactions): a switch or reindex shows in other processes within this, in this one at once.
+    "SEARCH_ACTIVE_MODEL_RECHECK_SECONDS": 1.0,
 }
 
 
