@@ -12,6 +12,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -104,18 +105,56 @@ def sku_matches(text: str, product_filter: ProductFilter, *, limit: int) -> SkuM
 def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int) -> list[KeywordHit]:
     """Products whose document matches any word (prefix match), best ``ts_rank_cd`` first:
     a product matching more words, or in its title, ranks higher."""
-    terms = [f"{word}:*" for word in words if word.isalnum()]
-    if not terms:
+    hits_sql = _hits_sql(words, product_filter, limit)
+    if hits_sql is None:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT k.product_id, ts_rank_cd(k.document, q) AS rank "
-            f"FROM search_productkeywords k, to_tsquery('{CONFIG}', %s) q "
-            f"WHERE k.document @@ q AND k.product_id IN ({product_filter.sql}) "
-            "ORDER BY rank DESC, k.product_id LIMIT %s",
-            [" | ".join(terms), *product_filter.params, int(limit)],
-        )
+        cursor.execute(*hits_sql)
         return [KeywordHit(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+
+
+def _hits_sql(words: list[str], product_filter: ProductFilter, limit: int) -> tuple[str, list[Any]] | None:
+    terms = [f"{word}:*" for word in words if word.isalnum()]
+    if not terms:
+        return None
+    sql = (
+        "SELECT k.product_id, ts_rank_cd(k.document, q) AS rank "
+        f"FROM search_productkeywords k, to_tsquery('{CONFIG}', %s) q "
+        f"WHERE k.document @@ q AND k.product_id IN ({product_filter.sql}) "
+        "ORDER BY rank DESC, k.product_id LIMIT %s"
+    )
+    return sql, [" | ".join(terms), *product_filter.params, int(limit)]
+
+
+@dataclass(frozen=True)
+class KeywordSearch:
+    words: list[str]  # the query's words, each replaced by a close catalog word where it matched none
+    hits: list[KeywordHit]  # for those words
+
+
+def keyword_search(words: list[str], product_filter: ProductFilter, *, limit: int) -> KeywordSearch:
+    """words_correct() and then keyword_hits() for the corrected words, in one statement when no
+    word needs correcting (most queries): the statement also runs the hits of the words as typed,
+    and only a corrected query needs a second one."""
+    correctable = _correctable(words)
+    hits_sql = _hits_sql(words, product_filter, limit)
+    if not correctable or hits_sql is None:
+        corrected = words_correct(words)
+        return KeywordSearch(corrected, keyword_hits(corrected, product_filter, limit=limit))
+    hits_query, hits_params = hits_sql
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.word, c.candidates, NULL, NULL FROM ({CANDIDATES_SQL}) c "
+            f"UNION ALL SELECT NULL, NULL, h.product_id, h.rank FROM ({hits_query}) h",
+            [TYPO_CANDIDATES, correctable, *hits_params],
+        )
+        rows = cursor.fetchall()
+    corrected = _corrections_pick(words, {row[0]: row[1] for row in rows if row[0] is not None})
+    if corrected != words:
+        return KeywordSearch(corrected, keyword_hits(corrected, product_filter, limit=limit))
+    hits = [KeywordHit(int(row[2]), float(row[3])) for row in rows if row[0] is None]
+    hits.sort(key=lambda hit: (-hit.rank, hit.product_id))  # the order the hits' statement gives
+    return KeywordSearch(words, hits)
 
 
 # --- typo correction -----------------------------------------------------------------------
@@ -162,25 +201,37 @@ def vocabulary_rebuild() -> int:
         return int(cursor.fetchone()[0])
 
 
+# For each query word: NULL when it is a stop word of the search configuration (it has no lexeme)
+# or a catalog word or the start of one (LIKE through the index); otherwise the nearest catalog
+# words by trigram distance. Parameters: the number of candidates, the words.
+CANDIDATES_SQL = (
+    "SELECT q.word, CASE "
+    f"WHEN coalesce(cardinality(ts_lexize('{CONFIG}_stem', q.word)), 0) = 0 THEN NULL "
+    "WHEN EXISTS (SELECT 1 FROM search_vocabularyword v WHERE v.word LIKE q.word || '%%') THEN NULL "
+    "ELSE ARRAY(SELECT v.word FROM search_vocabularyword v ORDER BY v.word <-> q.word, v.word LIMIT %s) "
+    "END AS candidates FROM unnest(%s::text[]) AS q(word)"
+)
+
+
 def words_correct(words: list[str]) -> list[str]:
     """Replace words that match nothing in the catalog (and start no catalog word, as a word
     being typed does) by the closest catalog word, when one is close enough: pg_trgm finds the
     nearest vocabulary words through its index, difflib picks the closest at
     SEARCH_TYPO_CUTOFF. Numbers, short words and stop words are left alone."""
-    correctable = sorted({word for word in words if len(word) >= 4 and word.isalpha()})
+    correctable = _correctable(words)
     if not correctable:
         return words
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT q.word, CASE "
-            # A stop word of the search configuration (it has no lexeme): never corrected.
-            f"WHEN coalesce(cardinality(ts_lexize('{CONFIG}_stem', q.word)), 0) = 0 THEN NULL "
-            "WHEN EXISTS (SELECT 1 FROM search_vocabularyword v WHERE v.word LIKE q.word || '%%') THEN NULL "
-            "ELSE ARRAY(SELECT v.word FROM search_vocabularyword v ORDER BY v.word <-> q.word, v.word LIMIT %s) "
-            "END FROM unnest(%s::text[]) AS q(word)",
-            [TYPO_CANDIDATES, correctable],
-        )
+        cursor.execute(CANDIDATES_SQL, [TYPO_CANDIDATES, correctable])
         candidates = dict(cursor.fetchall())
+    return _corrections_pick(words, candidates)
+
+
+def _correctable(words: list[str]) -> list[str]:
+    return sorted({word for word in words if len(word) >= 4 and word.isalpha()})
+
+
+def _corrections_pick(words: list[str], candidates: dict[str, list[str] | None]) -> list[str]:
     cutoff = search_setting("SEARCH_TYPO_CUTOFF")
     corrected = []
     for word in words:

@@ -189,11 +189,11 @@ def _text_legs(
     skus = keywords.sku_matches(text, product_filter, limit=depth)
     sku = [ProductMatch(pk, 0.0, None) for pk in skus.prefix]
     words = keywords.query_words(text)
-    corrected = keywords.words_correct(words)
-    if corrected != words:
-        result.corrected_text = " ".join(corrected)
-    hits = keywords.keyword_hits(corrected, product_filter, limit=depth)
-    return [Leg("sku", sku), Leg("keyword", [ProductMatch(h.product_id, 0.0, None) for h in hits])], skus.exact
+    found = keywords.keyword_search(words, product_filter, limit=depth)
+    if found.words != words:
+        result.corrected_text = " ".join(found.words)
+    keyword = [ProductMatch(h.product_id, 0.0, None) for h in found.hits]
+    return [Leg("sku", sku), Leg("keyword", keyword)], skus.exact
 
 
 def _vector_legs(

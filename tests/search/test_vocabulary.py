@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from catalog.services import category_get_or_create_path, product_upsert
 from search.models import VocabularyWord
-from search.services.keywords import TYPO_CANDIDATES, vocabulary_rebuild, words_correct
+from search.services.keywords import (
+    TYPO_CANDIDATES,
+    KeywordSearch,
+    keyword_hits,
+    keyword_search,
+    vocabulary_rebuild,
+    words_correct,
+)
+from search.services.product_search import SearchFilters, product_filter_build
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +92,28 @@ def test_beat_rebuilds_the_vocabulary(parka, settings, django_capture_on_commit_
         product_upsert(sku="ZP-1", is_active=False)
     tasks.vocabulary_rebuild()
     assert "zephyrine" not in words()
+
+
+def test_keyword_search_is_correction_then_hits_in_one_statement_unless_a_word_is_corrected(
+    parka, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for index, title in enumerate(["Zephyrine Gloves", "Glacier Boots", "Parka Liner"]):
+            product_upsert(sku=f"ZP-{index + 2}", title=title, brand="Quillfeather")
+    everything = product_filter_build(SearchFilters())
+    queries = [
+        ["zephyrine", "parka"],  # known words
+        ["zepyrine", "parka"],  # a typo
+        ["the", "parka", "42"],  # a stop word and a number
+        ["zep"],  # too short to correct, a prefix
+        ["xqzvwk"],  # nothing close
+        [],
+    ]
+    for words in queries:
+        corrected = words_correct(words)
+        expected = KeywordSearch(corrected, keyword_hits(corrected, everything, limit=10))
+        with CaptureQueriesContext(connection) as statements:
+            found = keyword_search(words, everything, limit=10)
+        assert found == expected, words
+        assert len(statements) == (2 if corrected != words else 1 if expected.hits or words else 0), words
+    assert keyword_search(["zephyrine", "parka"], everything, limit=10).hits[0].product_id == parka.pk
