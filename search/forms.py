@@ -12,6 +12,7 @@ from PIL import Image
 from catalog.conf import catalog_setting
 from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
 from catalog.models import Category
+from catalog.selectors import categories_by_id
 from search.selectors import filter_choices
 from search.services.product_search import SearchFilters, SearchQuery
 from search.widgets import FixedChoices, HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
@@ -20,6 +21,7 @@ PAGE_SIZE = 24
 MAX_PAGE = 40
 ALL_CATEGORIES = "All categories"
 ANY_COLOUR = "Any colour"
+INVALID_CHOICE = forms.ModelChoiceField.default_error_messages["invalid_choice"]
 
 
 class SearchForm(forms.Form):
@@ -28,14 +30,9 @@ class SearchForm(forms.Form):
     # A second input with capture="environment": phones open the camera for it.
     camera = forms.FileField(label="Take a photo", required=False)
     token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput)
-    # The queryset only checks a chosen id (one query then); the options shown are the cached
-    # filter_choices(), set in __init__, so rendering the form runs no query.
-    category = forms.ModelChoiceField(
-        Category.objects.all(),
-        required=False,
-        empty_label=ALL_CATEGORIES,
-        widget=HtmlSelect,
-    )
+    # The options shown are filter_choices()'s, set in __init__; both they and the check of a
+    # chosen id come from the in-process category tree, so the form runs no query.
+    category = forms.Field(required=False, widget=HtmlSelect)
     colour = forms.ChoiceField(required=False, widget=HtmlSelect)
     price_min = forms.DecimalField(
         label="Price from", required=False, min_value=0, max_digits=12, decimal_places=2, widget=HtmlNumberInput
@@ -52,6 +49,20 @@ class SearchForm(forms.Form):
         cast(forms.ChoiceField, self.fields["colour"]).choices = _colour_choices(tuple(choices.attribute_values))
         self.fields["category"].widget.choices = _category_choices(choices.categories)  # type: ignore[attr-defined]
         self.image: Image.Image | None = None
+
+    def clean_category(self) -> Category | None:
+        """The chosen category (with its ancestors) from catalog.selectors.categories_by_id(), or
+        Django's "Select a valid choice" error, as a ModelChoiceField gives."""
+        value = self.cleaned_data.get("category")
+        if value in self.fields["category"].empty_values:
+            return None
+        try:
+            category = categories_by_id().get(int(str(value)))
+        except (TypeError, ValueError, OverflowError):
+            category = None
+        if category is None:
+            raise forms.ValidationError(INVALID_CHOICE, code="invalid_choice")
+        return category
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

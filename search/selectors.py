@@ -85,8 +85,8 @@ class FilterChoices(NamedTuple):
 def filter_choices(attribute: str, *, limit: int = 50) -> FilterChoices:
     """The storefront filters' options: an attribute's most common values (cached for
     SEARCH_STATS_TTL_SECONDS, and kept in this process for up to ATTRIBUTE_VALUES_LOCAL_SECONDS
-    more) and the categories (catalog.selectors.category_paths: the in-process category tree).
-    Only options are cached: the form still checks a chosen category against the database."""
+    more) and the categories (catalog.selectors.category_paths: the in-process category tree,
+    which the form also checks a chosen category against)."""
     return FilterChoices(_attribute_values(attribute, limit), category_paths())
 
 

@@ -74,7 +74,7 @@ def test_bad_input_gets_a_message_not_an_error(client, demo_index, data, message
 
 @pytest.mark.parametrize("category", ["999999999", "abc", "1.5", "-1", "99999999999999999999999", "1\x00"])
 def test_an_unknown_category_is_a_form_error(client, demo_index, category):
-    # The options come from a cache; the chosen id is still checked against the database.
+    # Ids that are not a category's, or no id at all: a form error, never a 500.
     response = client.get(reverse(RESULTS), {"q": "mug", "category": category})
     assert response.status_code == 400
     html = response.content.decode()
