@@ -169,3 +169,22 @@ def test_a_key_cached_while_its_revocation_was_uncommitted_is_dropped_on_commit(
         # Another process, not seeing the uncommitted change yet, finds and caches the active row.
         cache.set(f"snapshelf:storeapi:api-key:{api_key.key_hash}", active_row, 300)
     assert api_key_find(key) is None
+
+
+def test_a_key_revoked_in_another_process_is_refused_here_within_a_second(monkeypatch):
+    from types import SimpleNamespace
+
+    from storeapi.services import api_keys
+
+    api_key, key = api_key_create(name="Shop front", kind="read")
+    client = client_with(key)
+    assert client.get(PRODUCTS).status_code == 200
+    # Another process revokes it: the row and the shared cache change, this process is not told.
+    ApiKey.objects.update(is_active=False)
+    cache.delete(f"snapshelf:storeapi:api-key:{api_key.key_hash}")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PRODUCTS).status_code == 200  # kept here for KEY_LOCAL_SECONDS
+    assert not [q for q in queries.captured_queries if "storeapi_apikey" in q["sql"]]
+    later = api_keys.time.monotonic() + api_keys.KEY_LOCAL_SECONDS + 0.1
+    monkeypatch.setattr(api_keys, "time", SimpleNamespace(monotonic=lambda: later))
+    assert client.get(PRODUCTS).status_code == 401
