@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
 from catalog.conf import catalog_setting
-from catalog.model_rows import model_columns, model_from_row, rows_fetch
+from catalog.model_rows import ModelReader, model_columns, rows_fetch
 from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 
 CATEGORY_TREE_VERSION_KEY = "snapshelf:catalog:category-tree-version"
@@ -46,12 +46,13 @@ def products_for_display(ids: Sequence[int]) -> dict[int, Product]:
     split = len(Product._meta.concrete_fields)
     products: dict[int, Product] = {}
     images: dict[int, list[ProductImage]] = {}
+    product_from, image_from = ModelReader(Product), ModelReader(ProductImage)
     for row in rows:  # by product, then by the images' order; a product without images has one row of NULLs
         if row[0] not in products:
-            products[row[0]] = model_from_row(Product, row[:split])
+            products[row[0]] = product_from(row[:split])
             images[row[0]] = []
         if row[split] is not None:
-            images[row[0]].append(model_from_row(ProductImage, row[split:]))
+            images[row[0]].append(image_from(row[split:]))
     for pk, product in products.items():
         _images_prefetched(product, images[pk])
         category = tree.get(product.category_id) if product.category_id is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import connection
 from django.db.models.signals import post_init
 
 from catalog import model_rows
@@ -70,9 +71,9 @@ def test_a_post_init_listener_gets_the_orms_construction(product):
 
 
 def test_timestamps_are_read_by_djangos_loader_unless_both_use_utc(product, settings):
-    assert model_rows._timestamptz_loader() is not None  # USE_TZ, UTC: psycopg's C loader
+    assert model_rows._timestamptz_loader(connection) is not None  # USE_TZ, UTC: psycopg's C loader
     settings.USE_TZ = False  # Django now wants naive datetimes: its own loader stays in charge
-    assert model_rows._timestamptz_loader() is None
+    assert model_rows._timestamptz_loader(connection) is None
     ours = read(Product, product.pk)
     assert ours.created_at.tzinfo is None
     assert ours.created_at == Product.objects.get(pk=product.pk).created_at
