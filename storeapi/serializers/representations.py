@@ -23,6 +23,7 @@ from django.core.files.storage import FileSystemStorage
 from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.encoding import iri_to_uri
 from rest_framework import ISO_8601, serializers
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -68,13 +69,14 @@ class Shapes:
         self.datetime = _datetime_text()
         self.price = _price_text()
         self.category_paths: dict[int, str] = {}
+        self.scheme_host: str | None = None
 
     def image(self, image: ProductImage) -> dict[str, Any]:
         """One image, as ProductImageSerializer gives it (``url`` absolute when there is a request)."""
         url = _storage_url(image.file)
         return {
             "id": image.pk,
-            "url": self.request.build_absolute_uri(url) if self.request is not None else url,
+            "url": self._absolute(url) if self.request is not None else url,
             "position": image.position,
             "alt_text": image.alt_text,
             "width": image.width,
@@ -115,6 +117,16 @@ class Shapes:
             "reasons": [str(reason) for reason in hit.reasons],
         }
 
+    def _absolute(self, url: str) -> str:
+        """request.build_absolute_uri(url); a path (what file storages give) is joined to the
+        request's scheme and host directly, as Django does for it, without parsing it again."""
+        assert self.request is not None
+        if url.startswith("/") and not url.startswith("//") and "/./" not in url and "/../" not in url:
+            if self.scheme_host is None:
+                self.scheme_host = self.request._current_scheme_host  # type: ignore[attr-defined]
+            return iri_to_uri(self.scheme_host + url)
+        return self.request.build_absolute_uri(url)
+
     def _category_path(self, product: Product) -> str:
         if product.category_id is None:
             return ""
@@ -139,7 +151,7 @@ def _datetime_text() -> Callable[[Any], Any]:
         if type(value) is not datetime or value.tzinfo is None:
             return _DATETIME.to_representation(value)
         try:
-            text = value.astimezone(zone).isoformat()
+            text = (value if value.tzinfo is zone else value.astimezone(zone)).isoformat()
         except OverflowError:
             return _DATETIME.to_representation(value)  # DRF's own error
         return text[:-6] + "Z" if text.endswith("+00:00") else text
