@@ -6,6 +6,7 @@ starts a Celery worker with beat and the web server, and prints where to go.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -37,10 +38,11 @@ def main() -> int:
         subprocess.Popen(
             [python, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel=INFO",
              "--concurrency=1", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")],
-            env=child_env,
+            env=child_env, start_new_session=True,
         ),
         subprocess.Popen(
-            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"], env=child_env
+            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"], env=child_env,
+            start_new_session=True,
         ),
     ]  # fmt: skip
     base = f"http://{HOST}:{PORT}"
@@ -50,6 +52,9 @@ def main() -> int:
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
+    # A process manager (or `timeout`) stops this with SIGTERM: shut down as on Ctrl-C, so the
+    # worker, the web server and the embedded servers stop with it instead of being left running.
+    signal.signal(signal.SIGTERM, _stop_requested)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -60,6 +65,10 @@ def main() -> int:
         if settings.EMBEDDED_REDIS is not None:
             settings.EMBEDDED_REDIS.stop()
     return 0
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def admin_login_ensure(data_dir: Path) -> str:
@@ -83,15 +92,23 @@ def admin_login_ensure(data_dir: Path) -> str:
 
 
 def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each child's process group (the worker's pool and beat processes too), then
+    SIGKILL to the groups still there after 15 s (a task may still be running)."""
     for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+        _signal_group(child, signal.SIGTERM)
     deadline = time.monotonic() + 15
     for child in children:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            child.kill()
+    for child in children:
+        _signal_group(child, signal.SIGKILL)  # what is left of the group: orphaned pool processes
+        child.wait()
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    # Each child leads its own session (start_new_session), so its group id is its pid.
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited
+        os.killpg(child.pid, signum)
 
 
 if __name__ == "__main__":
