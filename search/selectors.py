@@ -3,7 +3,6 @@ Vector queries: search/vector_store.py."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NamedTuple
@@ -13,6 +12,7 @@ from django.db.models import Count
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from catalog.memo import ExpiringMemo
 from catalog.models import Product
 from catalog.selectors import category_paths
 from search.conf import search_setting
@@ -93,21 +93,20 @@ def filter_choices(attribute: str, *, limit: int = 50) -> FilterChoices:
 # Every storefront form needs the colours, and reading them from the shared cache cost ~0.1 ms of
 # each search page; they are counts that may already be SEARCH_STATS_TTL_SECONDS old.
 ATTRIBUTE_VALUES_LOCAL_SECONDS = 5.0
-_attribute_values_kept: dict[tuple[str, int], tuple[float, list[str]]] = {}
+_attribute_values_kept: ExpiringMemo[tuple[str, int], list[str]] = ExpiringMemo(max_entries=1_000)
 
 
 def _attribute_values(attribute: str, limit: int) -> list[str]:
-    now = time.monotonic()
     kept = _attribute_values_kept.get((attribute, limit))
-    if kept is not None and kept[0] > now:
-        return kept[1]
+    if kept is not None:
+        return kept
     ttl = search_setting("SEARCH_STATS_TTL_SECONDS")
     cache_key = f"snapshelf:search:attribute-values:{attribute}"
     values = cache.get(cache_key)
     if values is None:
         values = _attribute_values_read(attribute, limit)
         cache.set(cache_key, values, ttl)
-    _attribute_values_kept[(attribute, limit)] = (now + min(ttl, ATTRIBUTE_VALUES_LOCAL_SECONDS), values)
+    _attribute_values_kept.set((attribute, limit), values, min(ttl, ATTRIBUTE_VALUES_LOCAL_SECONDS))
     return values
 
 

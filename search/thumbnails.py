@@ -19,7 +19,6 @@ forgets everything.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +29,11 @@ from sorl.thumbnail import get_thumbnail
 from sorl.thumbnail.conf import settings as sorl_settings
 from sorl.thumbnail.images import DummyImageFile
 
+from catalog.memo import ExpiringMemo
+
 logger = logging.getLogger(__name__)
 
-# A page shows 24 cards; the catalog's images times a few geometries stay well below this. When
-# it is reached the memo starts again rather than tracking recency (cheaper per lookup).
+# A page shows 24 cards; the catalog's images times a few geometries stay well below this.
 MEMO_MAX_ENTRIES = 20_000
 
 
@@ -44,7 +44,7 @@ class Thumbnail:
     height: int
 
 
-_memo: dict[tuple[Any, ...], tuple[float, Thumbnail]] = {}
+_memo: ExpiringMemo[tuple[Any, ...], Thumbnail] = ExpiringMemo(max_entries=MEMO_MAX_ENTRIES)
 
 
 def thumbnail_get(source: File, geometry: str, **options: Any) -> Thumbnail | None:
@@ -55,10 +55,9 @@ def thumbnail_get(source: File, geometry: str, **options: Any) -> Thumbnail | No
     storage = getattr(source, "storage", None)
     where = (type(storage).__qualname__, getattr(storage, "location", ""))
     key = (*where, source.name, geometry, *sorted(options.items()))
-    now = time.monotonic()
     remembered = _memo.get(key)
-    if remembered is not None and remembered[0] > now:
-        return remembered[1]
+    if remembered is not None:
+        return remembered
     try:
         image = get_thumbnail(source, geometry, **options)
         thumbnail = Thumbnail(url=image.url, width=image.width, height=image.height)
@@ -69,9 +68,7 @@ def thumbnail_get(source: File, geometry: str, **options: Any) -> Thumbnail | No
         return None
     if isinstance(image, DummyImageFile):  # a stand-in (THUMBNAIL_DUMMY): ask sorl again next time
         return thumbnail
-    if len(_memo) >= MEMO_MAX_ENTRIES:
-        _memo.clear()
-    _memo[key] = (now + sorl_settings.THUMBNAIL_CACHE_TIMEOUT, thumbnail)
+    _memo.set(key, thumbnail, sorl_settings.THUMBNAIL_CACHE_TIMEOUT)
     return thumbnail
 
 

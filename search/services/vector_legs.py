@@ -9,12 +9,12 @@ and falls back to an exact scan whenever an HNSW scan comes back short.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
 
+from catalog.memo import ExpiringMemo
 from search.conf import search_setting
 from search.models import EmbeddingModel
 from search.vector_store import (
@@ -57,23 +57,19 @@ def neighbours(
 # stale one costs speed, never results: a short HNSW answer falls back to an exact scan, and an
 # exact scan is always complete.
 ESTIMATE_SECONDS = 30.0
-ESTIMATE_MAX_ENTRIES = 10_000  # then the memo starts again rather than tracking recency
-_estimates: dict[tuple[object, ...], tuple[float, int]] = {}
+_estimates: ExpiringMemo[tuple[object, ...], int] = ExpiringMemo(max_entries=10_000)
 
 
 def _rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter) -> int:
     key = (model.pk, kind, product_filter.sql, product_filter.params)
-    now = time.monotonic()
     try:
         kept = _estimates.get(key)
     except TypeError:  # a parameter that cannot be a key: ask every time
         return filtered_rows_estimate(model, kind, product_filter)
-    if kept is not None and kept[0] > now:
-        return kept[1]
+    if kept is not None:
+        return kept
     rows = filtered_rows_estimate(model, kind, product_filter)
-    if len(_estimates) >= ESTIMATE_MAX_ENTRIES:
-        _estimates.clear()
-    _estimates[key] = (now + ESTIMATE_SECONDS, rows)
+    _estimates.set(key, rows, ESTIMATE_SECONDS)
     return rows
 
 

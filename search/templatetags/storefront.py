@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, cast
@@ -19,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from sorl.thumbnail.conf import settings as sorl_settings
 
+from catalog.memo import ExpiringMemo
 from catalog.models import Product, ProductImage
 from catalog.selectors import product_images
 from search.conf import search_setting
@@ -88,15 +88,12 @@ def _card(
     return SafeString(head + tail + CARD_END)
 
 
-class _CardHeads:
-    """Written card heads by everything they show (so an entry is right for as long as its
-    thumbnail is): the same products fill page after page, and writing a head cost ~20 us, a
-    twentieth of a results page. Entries live as long as search.thumbnails keeps the thumbnail
-    answer they contain (THUMBNAIL_CACHE_TIMEOUT); any settings change forgets them all (tests:
-    languages, number formats, storages)."""
-
-    MAX_ENTRIES = 20_000  # then the memo starts again rather than tracking recency
-    heads: dict[tuple[object, ...], tuple[float, str]] = {}
+# Written card heads by everything they show (so an entry is right for as long as its thumbnail
+# is): the same products fill page after page, and writing a head cost ~20 us, a twentieth of a
+# results page. Entries live as long as search.thumbnails keeps the thumbnail answer they contain
+# (THUMBNAIL_CACHE_TIMEOUT); any settings change forgets them all (tests: languages, number
+# formats, storages).
+_card_heads: ExpiringMemo[tuple[object, ...], str] = ExpiringMemo(max_entries=20_000)
 
 
 def _card_head(
@@ -105,10 +102,9 @@ def _card_head(
     # price_format is the language's (_price_formatter), so the language stands for it in the key.
     shown = None if image is None else (image.file.name, image.alt_text)
     key = (url, product.title, product.price, product.currency, product.in_stock, shown, language)
-    now = time.monotonic()
-    kept = _CardHeads.heads.get(key)
-    if kept is not None and kept[0] > now:
-        return kept[1]
+    kept = _card_heads.get(key)
+    if kept is not None:
+        return kept
     picture: SafeString | str = ""
     thumb = None
     if image is None:
@@ -125,15 +121,13 @@ def _card_head(
         "" if product.in_stock else OUT_OF_STOCK,
     )
     if image is None or thumb is not None:  # a failed thumbnail is asked for again next time
-        if len(_CardHeads.heads) >= _CardHeads.MAX_ENTRIES:
-            _CardHeads.heads.clear()
-        _CardHeads.heads[key] = (now + sorl_settings.THUMBNAIL_CACHE_TIMEOUT, head)
+        _card_heads.set(key, head, sorl_settings.THUMBNAIL_CACHE_TIMEOUT)
     return head
 
 
 @receiver(setting_changed, dispatch_uid="search_card_heads_settings")
 def _settings_changed(**kwargs: Any) -> None:
-    _CardHeads.heads.clear()
+    _card_heads.clear()
 
 
 def _price_formatter(lang: str) -> Callable[[Decimal], str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import secrets
-import time
 from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.memo import ExpiringMemo
 from storeapi.models import ApiKey
 
 KEY_PREFIXES = {ApiKey.Kind.PUBLIC: "ss_pub_", ApiKey.Kind.READ: "ss_read_", ApiKey.Kind.WRITE: "ss_write_"}
@@ -27,8 +27,7 @@ KEY_CACHE_SECONDS = 300
 # unpickling cost ~0.15 ms of every API request): a key revoked or changed in this process takes
 # effect at once, one revoked in another process within this time.
 KEY_LOCAL_SECONDS = 1.0
-KEY_LOCAL_MAX_ENTRIES = 10_000  # then the memo starts again rather than tracking recency
-_found: dict[str, tuple[float, ApiKey]] = {}
+_found: ExpiringMemo[str, ApiKey] = ExpiringMemo(max_entries=10_000)
 
 
 def api_key_hash(key: str) -> str:
@@ -63,10 +62,9 @@ def api_key_find(key: str) -> ApiKey | None:
     if not key or len(key) > 200:
         return None
     key_hash = api_key_hash(key)
-    now = time.monotonic()
     kept = _found.get(key_hash)
-    if kept is not None and kept[0] > now:
-        api_key: ApiKey = copy.copy(kept[1])
+    if kept is not None:
+        api_key = copy.copy(kept)
     else:
         found = cache.get(_cache_key(key_hash))
         if found is None:
@@ -75,9 +73,7 @@ def api_key_find(key: str) -> ApiKey | None:
                 return None
             cache.set(_cache_key(key_hash), found, KEY_CACHE_SECONDS)
         api_key = found
-        if len(_found) >= KEY_LOCAL_MAX_ENTRIES:
-            _found.clear()
-        _found[key_hash] = (now + KEY_LOCAL_SECONDS, copy.copy(api_key))
+        _found.set(key_hash, copy.copy(api_key), KEY_LOCAL_SECONDS)
     _api_key_touch(api_key)
     return api_key
 
@@ -88,7 +84,7 @@ def api_key_forget(api_key: ApiKey) -> None:
     key_hash = api_key.key_hash
 
     def forget() -> None:
-        _found.pop(key_hash, None)
+        _found.forget(key_hash)
         cache.delete(_cache_key(key_hash))
 
     forget()
@@ -106,7 +102,7 @@ def _api_key_touch(api_key: ApiKey) -> None:
         api_key.last_used_at = now
         cache.set(_cache_key(api_key.key_hash), api_key, KEY_CACHE_SECONDS)
         if (kept := _found.get(api_key.key_hash)) is not None:
-            kept[1].last_used_at = now
+            kept.last_used_at = now
 
 
 def api_key_origin_allowed(api_key: ApiKey, origin: str | None) -> bool:

@@ -15,10 +15,12 @@ from catalog.models import Category, Product
 from catalog.services import product_image_add, product_upsert
 from search.services import vector_legs
 from search.services.keywords import words_correct
+from search.services.model_switch import embedding_model_active
 from search.services.product_search import (
     SearchError,
     SearchFilters,
     SearchQuery,
+    product_filter_build,
     product_search,
     products_similar,
 )
@@ -150,6 +152,6 @@ def test_the_planners_estimate_is_asked_once_per_filter_and_a_stale_one_keeps_re
     # A stale estimate ("plenty of rows") sends the search down the HNSW path; its short answer
     # falls back to an exact scan, so the results are the same.
     exact = skus(product_search(mugs))
-    for key in vector_legs._estimates:
-        vector_legs._estimates[key] = (float("inf"), 10**9)
+    photo_filter, model = product_filter_build(mugs.filters), embedding_model_active()
+    vector_legs._estimates.set((model.pk, "image", photo_filter.sql, photo_filter.params), 10**9, float("inf"))
     assert skus(product_search(mugs)) == exact

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import cache
 
+from catalog import memo
 from catalog.models import Category
 from catalog.selectors import category_paths
 from search import selectors
@@ -86,5 +87,5 @@ def test_colour_choices_are_kept_in_the_process_for_a_few_seconds(tree, monkeypa
     cache.set("snapshelf:search:attribute-values:colour", ["green"])  # another process refreshed them
     assert filter_choices("colour").attribute_values == ["blue"]  # kept here: no cache read
     later = time.monotonic() + selectors.ATTRIBUTE_VALUES_LOCAL_SECONDS + 1
-    monkeypatch.setattr(selectors, "time", SimpleNamespace(monotonic=lambda: later))
+    monkeypatch.setattr(memo, "time", SimpleNamespace(monotonic=lambda: later))
     assert filter_choices("colour").attribute_values == ["green"]

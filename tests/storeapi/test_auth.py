@@ -174,6 +174,7 @@ def test_a_key_cached_while_its_revocation_was_uncommitted_is_dropped_on_commit(
 def test_a_key_revoked_in_another_process_is_refused_here_within_a_second(monkeypatch):
     from types import SimpleNamespace
 
+    from catalog import memo
     from storeapi.services import api_keys
 
     api_key, key = api_key_create(name="Shop front", kind="read")
@@ -185,6 +186,6 @@ def test_a_key_revoked_in_another_process_is_refused_here_within_a_second(monkey
     with CaptureQueriesContext(connection) as queries:
         assert client.get(PRODUCTS).status_code == 200  # kept here for KEY_LOCAL_SECONDS
     assert not [q for q in queries.captured_queries if "storeapi_apikey" in q["sql"]]
-    later = api_keys.time.monotonic() + api_keys.KEY_LOCAL_SECONDS + 0.1
-    monkeypatch.setattr(api_keys, "time", SimpleNamespace(monotonic=lambda: later))
+    later = memo.time.monotonic() + api_keys.KEY_LOCAL_SECONDS + 0.1
+    monkeypatch.setattr(memo, "time", SimpleNamespace(monotonic=lambda: later))
     assert client.get(PRODUCTS).status_code == 401
