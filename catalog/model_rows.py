@@ -2,9 +2,10 @@
 
 For hot reads whose ORM query would cost more to build than to run (search result pages): the
 SQL names every concrete field in order (``model_columns``), ``rows_fetch`` runs it, and
-``model_from_row`` applies the same database converters the ORM applies (a JSONField's decoding,
-for example) and makes the instance ``Model.from_db`` would make, so the instances are what the
-ORM would have made. tests/catalog/test_model_rows.py compares them with the ORM's.
+``ModelReader`` (``model_from_row`` for one row) applies the same database converters the ORM
+applies (a JSONField's decoding, for example) and makes the instance ``Model.from_db`` would make,
+so the instances are what the ORM would have made. tests/catalog/test_model_rows.py compares them
+with the ORM's.
 
 Two shortcuts, each taken only where its result is the same (measured on a page of 24 products
 with their images, ~100 timestamps and ~50 instances):
