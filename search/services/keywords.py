@@ -105,7 +105,10 @@ def sku_matches(text: str, product_filter: ProductFilter, *, limit: int) -> SkuM
 def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int) -> list[KeywordHit]:
     """Products whose document matches any word (prefix match), best ``ts_rank_cd`` first:
     a product matching more words, or in its title, ranks higher."""
-    hits_sql = _hits_sql(words, product_filter, limit)
+    return _hits_read(_hits_sql(words, product_filter, limit))
+
+
+def _hits_read(hits_sql: tuple[str, list[Any]] | None) -> list[KeywordHit]:
     if hits_sql is None:
         return []
     with connection.cursor() as cursor:
@@ -139,8 +142,8 @@ def keyword_search(words: list[str], product_filter: ProductFilter, *, limit: in
     correctable = _correctable(words)
     hits_sql = _hits_sql(words, product_filter, limit)
     if not correctable or hits_sql is None:
-        corrected = words_correct(words)
-        return KeywordSearch(corrected, keyword_hits(corrected, product_filter, limit=limit))
+        # Nothing to correct (a correctable word is letters, so it always makes a search term too).
+        return KeywordSearch(words, _hits_read(hits_sql))
     hits_query, hits_params = hits_sql
     with connection.cursor() as cursor:
         cursor.execute(
