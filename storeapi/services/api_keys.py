@@ -40,11 +40,22 @@ def api_key_create(
 ) -> tuple[ApiKey, str]:
     """A new key; returns the row and the key itself, which is not stored and cannot be shown again."""
     key = api_key_new_secret(kind)
-    api_key = ApiKey(name=name, kind=kind, allowed_origins=allowed_origins or [], throttle_rate=throttle_rate)
+    origins = [origin.rstrip("/") for origin in allowed_origins or []]
+    api_key = ApiKey(name=name, kind=kind, allowed_origins=origins, throttle_rate=throttle_rate)
     api_key_set_secret(api_key, key)
     api_key.full_clean()
     api_key.save()
     return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> bool:
+    """Deactivate ``api_key`` (kept, so its name and last use stay on record); False if it already was.
+    The save's signal drops it from the caches of found keys (storeapi/signals.py)."""
+    if not api_key.is_active:
+        return False
+    api_key.is_active = False
+    api_key.save(update_fields=["is_active"])
+    return True
 
 
 def api_key_new_secret(kind: str) -> str:
