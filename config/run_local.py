@@ -41,8 +41,9 @@ def main() -> int:
             env=child_env, start_new_session=True,
         ),
         subprocess.Popen(
-            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"], env=child_env,
-            start_new_session=True,
+            # One web process: its torch threads take every core (search.embedders.registry.torch_threads).
+            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
+            env={**child_env, "WEB_CONCURRENCY": "1"}, start_new_session=True,
         ),
     ]  # fmt: skip
     base = f"http://{HOST}:{PORT}"

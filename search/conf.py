@@ -32,7 +32,10 @@ DEFAULTS: dict[str, Any] = {
     },
     # Images or texts per forward pass.
     "EMBEDDING_BATCH_SIZE": 16,
-    # torch intra-op threads; 0 leaves torch's default (one per core).
+    # torch intra-op threads per process. 0 (automatic): a web process takes its share of the
+    # cores, cores // WEB_CONCURRENCY (the web processes gunicorn starts; at least 1), so web
+    # processes x threads <= cores; a Celery worker process keeps torch's default (every core).
+    # See search.embedders.registry.torch_threads.
     "TORCH_THREADS": 0,
     # "auto" (CUDA when available, else CPU), "cpu" or "cuda".
     "EMBEDDING_DEVICE": "auto",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 from django.core.cache import cache
 from kombu.exceptions import OperationalError
 
 from search.embedders.base import EmbedderLoadError
+from search.embedders.registry import process_keeps_every_core
 from search.services.index_queue import (
     embeddings_pending_exist,
     embeddings_process_available,
@@ -75,3 +76,9 @@ def _enqueued_mark_clear() -> None:
 @worker_ready.connect
 def sweep_at_worker_start(**kwargs: object) -> None:
     embeddings_sweep.apply_async(retry=False)
+
+
+@worker_init.connect
+def worker_keeps_every_core(**kwargs: object) -> None:
+    # Before the pool forks: embedding batches use every core (SNAPSHELF_TORCH_THREADS=0).
+    process_keeps_every_core()

@@ -6,6 +6,7 @@ per name and every request and task shares it (torch inference is safe to call f
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -18,6 +19,8 @@ _embedders: dict[str, Embedder] = {}
 # One lock for all names: two threads asking for the same model must not load it twice (double the
 # memory), and loads are rare enough that serialising different names costs nothing that matters.
 _lock = threading.Lock()
+# Set in Celery worker processes (search.tasks, at worker_init): they keep every core.
+_keeps_every_core = False
 
 
 def embedder_get(name: str) -> Embedder:
@@ -69,5 +72,41 @@ def _runtime_options() -> dict[str, Any]:
     return {
         "batch_size": search_setting("EMBEDDING_BATCH_SIZE"),
         "device": search_setting("EMBEDDING_DEVICE"),
-        "threads": search_setting("TORCH_THREADS"),
+        "threads": torch_threads(),
     }
+
+
+def torch_threads() -> int:
+    """torch threads for the embedders of this process: SNAPSHELF_TORCH_THREADS when above 0.
+    Otherwise 0 (torch's default, one per core) in a Celery worker process, and in a web process
+    its share of the cores, ``cores // WEB_CONCURRENCY`` (at least 1): gunicorn starts
+    WEB_CONCURRENCY processes, and each would otherwise run as many threads as there are cores,
+    so that four processes on two cores fight over them (docs/performance.md)."""
+    configured = int(search_setting("TORCH_THREADS"))
+    if configured > 0:
+        return configured
+    if _keeps_every_core:
+        return 0
+    return max(1, cpu_cores() // web_processes())
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def web_processes() -> int:
+    """WEB_CONCURRENCY, read as gunicorn reads it for its default --workers (1 when unset)."""
+    try:
+        return max(1, int(os.environ.get("WEB_CONCURRENCY") or 1))
+    except ValueError:
+        return 1
+
+
+def process_keeps_every_core() -> None:
+    """Mark this process (and the processes it forks) as a worker: automatic threads are torch's
+    default, every core. Called at Celery's worker_init, before the pool forks."""
+    global _keeps_every_core
+    _keeps_every_core = True

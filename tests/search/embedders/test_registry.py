@@ -88,3 +88,55 @@ def test_bad_class_path_and_bad_option_are_load_errors(tiny_settings):
         embedder_get("missing")
     with pytest.raises(EmbedderLoadError, match=r"\['typo'\] has options that ClipEmbedder rejects"):
         embedder_get("typo")
+
+
+@pytest.fixture
+def web_process(monkeypatch, settings):
+    """A web process (not a worker) on 8 cores, with the automatic thread count."""
+    from search.embedders import registry
+
+    monkeypatch.setattr(registry, "_keeps_every_core", False)
+    monkeypatch.setattr(registry.os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    settings.SNAPSHELF_TORCH_THREADS = 0
+    return monkeypatch
+
+
+def test_web_processes_share_the_cores_among_web_concurrency(web_process):
+    from search.embedders.registry import torch_threads
+
+    assert torch_threads() == 8  # one web process (runserver, gunicorn without WEB_CONCURRENCY)
+    web_process.setenv("WEB_CONCURRENCY", "4")
+    assert torch_threads() == 2
+    web_process.setenv("WEB_CONCURRENCY", "16")
+    assert torch_threads() == 1  # never 0 threads
+    web_process.setenv("WEB_CONCURRENCY", "many")
+    assert torch_threads() == 8  # gunicorn would refuse it; read as one process
+
+
+def test_a_set_thread_count_wins(web_process, settings):
+    from search.embedders.registry import torch_threads
+
+    web_process.setenv("WEB_CONCURRENCY", "4")
+    settings.SNAPSHELF_TORCH_THREADS = 3
+    assert torch_threads() == 3
+
+
+def test_celery_workers_keep_every_core(web_process):
+    from search.embedders.registry import torch_threads
+    from search.tasks import worker_keeps_every_core  # Celery's worker_init receiver
+
+    web_process.setenv("WEB_CONCURRENCY", "4")
+    worker_keeps_every_core()
+    assert torch_threads() == 0  # torch's default: one thread per core
+
+
+def test_the_embedder_is_built_with_the_computed_threads(web_process, tiny_settings):
+    before = torch.get_num_threads()
+    tiny_settings.SNAPSHELF_TORCH_THREADS = 0
+    web_process.setenv("WEB_CONCURRENCY", "8")
+    try:
+        embedder_get("tiny")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
