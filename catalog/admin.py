@@ -38,7 +38,7 @@ class ProductImageInline(admin.TabularInline):
     model = ProductImage
     form = ProductImageForm
     extra = 1
-    fields = ["preview", "file", "position", "alt_text", "width", "height"]
+    fields = ["preview", "file", "position", "alt_text", "search_only", "width", "height"]
     readonly_fields = ["preview", "width", "height"]
     ordering = ["position", "id"]
 
@@ -74,5 +74,6 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.display(description="Image")
     def thumbnail(self, obj: Product) -> str:
-        images = list(obj.images.all())
+        # The first image shoppers see (a search-only photo only when there is nothing else).
+        images = sorted(obj.images.all(), key=lambda image: image.search_only)
         return image_thumbnail_html(images[0] if images else None)

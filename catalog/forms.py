@@ -13,7 +13,7 @@ class ProductImageForm(forms.ModelForm):
 
     class Meta:
         model = ProductImage
-        fields = ["file", "position", "alt_text"]
+        fields = ["file", "position", "alt_text", "search_only"]
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data.get("file")

@@ -93,6 +93,12 @@ class ProductImage(models.Model):
     height = models.PositiveIntegerField(default=0, editable=False)
     sha256 = models.CharField("SHA-256", max_length=64, db_index=True, editable=False)
     source_url = models.URLField(max_length=2000, blank=True, editable=False)
+    search_only = models.BooleanField(
+        "search only",
+        default=False,
+        help_text="A photo taken as shoppers take them (in the shop, on a shelf): used to find the product "
+        "by photo and for similar products, never shown on the storefront.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

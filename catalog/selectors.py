@@ -23,11 +23,12 @@ _PRODUCT_CATEGORY = Product._meta.get_field("category")
 
 
 def product_list_active() -> QuerySet[Product]:
-    """Active products with their category and images loaded, newest first."""
+    """Active products with their category and shown images loaded, newest first."""
+    shown = ProductImage.objects.filter(search_only=False).order_by("position", "id")
     return (
         Product.objects.filter(is_active=True)
         .select_related(CATEGORY_PATH_RELATED)
-        .prefetch_related(Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")))
+        .prefetch_related(Prefetch("images", queryset=shown))
         .order_by("-updated_at", "-id")
     )
 
@@ -132,15 +133,17 @@ def _images_queryset(product: Product, images: list[ProductImage]) -> QuerySet[P
     return related
 
 
-def product_images(product: Product) -> Iterable[ProductImage]:
-    """The product's images in order: the prefetched ones when products_for_display() or
-    prefetch_related("images") loaded them, read without making a related manager (per product,
-    that costs more than the read), else a query."""
+def product_images(product: Product) -> list[ProductImage]:
+    """The images shoppers see, in order (never ``search_only`` shop photos): from the prefetched
+    ones when products_for_display() or prefetch_related("images") loaded them, read without
+    making a related manager (per product, that costs more than the read), else a query."""
     prefetched = getattr(product, "_prefetched_objects_cache", None)
     if type(prefetched) is _ImagesPrefetched and prefetched.images is not None:
-        return prefetched.images
-    found = prefetched.get("images") if prefetched is not None else None
-    return found if found is not None else product.images.all()
+        found: Iterable[ProductImage] = prefetched.images
+    else:
+        cached = prefetched.get("images") if prefetched is not None else None
+        found = cached if cached is not None else product.images.all()
+    return [image for image in found if not image.search_only]
 
 
 class _CategoryTree:

@@ -110,17 +110,25 @@ def _differs(current: Any, new: Any) -> bool:
 
 
 def product_image_add(
-    *, product: Product, data: bytes, alt_text: str = "", position: int | None = None, source_url: str = ""
+    *,
+    product: Product,
+    data: bytes,
+    alt_text: str = "",
+    position: int | None = None,
+    source_url: str = "",
+    search_only: bool | None = None,
 ) -> tuple[ProductImage, bool]:
     """Store ``data`` as an image of ``product``; returns (image, created).
 
     The same bytes on the same product are stored once: adding them again returns the
-    existing image (updating alt text and position when given), so imports can re-run.
+    existing image (updating alt text, position and ``search_only`` when given), so imports can
+    re-run. ``search_only``: a shopper-like photo for search, never shown (None: not one, or
+    unchanged for an existing image).
     """
     validated = image_validate(data)
     existing = ProductImage.objects.filter(product=product, sha256=validated.sha256).first()
     if existing is not None:
-        changed = _image_update_details(existing, alt_text=alt_text, position=position)
+        changed = _image_update_details(existing, alt_text=alt_text, position=position, search_only=search_only)
         if changed:
             existing.save(update_fields=[*changed, "updated_at"])
         return existing, False
@@ -135,6 +143,7 @@ def product_image_add(
         height=validated.height,
         sha256=validated.sha256,
         source_url=source_url[:2000],
+        search_only=bool(search_only),
     )
     image.file.save(f"{validated.sha256[:32]}.{validated.extension}", ContentFile(data), save=False)
     try:
@@ -145,8 +154,13 @@ def product_image_add(
     return image, True
 
 
-def _image_update_details(image: ProductImage, *, alt_text: str, position: int | None) -> list[str]:
+def _image_update_details(
+    image: ProductImage, *, alt_text: str, position: int | None, search_only: bool | None = None
+) -> list[str]:
     changed = []
+    if search_only is not None and image.search_only != search_only:
+        image.search_only = search_only
+        changed.append("search_only")
     if alt_text and image.alt_text != alt_text[:300]:
         image.alt_text = alt_text[:300]
         changed.append("alt_text")
@@ -157,17 +171,19 @@ def _image_update_details(image: ProductImage, *, alt_text: str, position: int |
 
 
 def product_image_add_from_url(
-    *, product: Product, url: str, alt_text: str = "", position: int | None = None
+    *, product: Product, url: str, alt_text: str = "", position: int | None = None, search_only: bool | None = None
 ) -> tuple[ProductImage, bool]:
     """Fetch ``url`` (see catalog.remote_images for the safety checks) and add it."""
     existing = ProductImage.objects.filter(product=product, source_url=url).first()
     if existing is not None:
-        changed = _image_update_details(existing, alt_text=alt_text, position=position)
+        changed = _image_update_details(existing, alt_text=alt_text, position=position, search_only=search_only)
         if changed:
             existing.save(update_fields=[*changed, "updated_at"])
         return existing, False
     data = image_url_fetch(url)
-    return product_image_add(product=product, data=data, alt_text=alt_text, position=position, source_url=url)
+    return product_image_add(
+        product=product, data=data, alt_text=alt_text, position=position, source_url=url, search_only=search_only
+    )
 
 
 def product_image_replace_file(*, image: ProductImage, data: bytes) -> ProductImage:

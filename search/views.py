@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from catalog.selectors import product_list_active
+from catalog.selectors import product_images, product_list_active
 from search.conf import search_setting
 from search.forms import PAGE_SIZE, SearchForm
 from search.services.model_switch import embedding_model_active
@@ -86,7 +86,8 @@ def _page_context(form: SearchForm, result: SearchResult, query: QueryDict) -> d
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(product_list_active(), pk=pk)
     similar = products_similar(product, limit=SIMILAR_COUNT)
-    return render(request, "search/product_detail.html", {"product": product, "similar": similar, "form": SearchForm()})
+    context = {"product": product, "images": product_images(product), "similar": similar, "form": SearchForm()}
+    return render(request, "search/product_detail.html", context)
 
 
 def query_photo(request: HttpRequest, token: str) -> HttpResponse:

@@ -69,6 +69,8 @@ class ImageFetch(models.Model):
     url = models.URLField(max_length=2000)
     alt_text = models.CharField(max_length=300, blank=True)
     position = models.PositiveIntegerField(null=True, blank=True)
+    # None: a new image is shown, an existing one keeps its setting (ProductImage.search_only).
+    search_only = models.BooleanField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     image = models.ForeignKey("catalog.ProductImage", null=True, blank=True, on_delete=models.SET_NULL)

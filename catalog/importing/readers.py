@@ -106,6 +106,8 @@ def generic_record_to_row(row_number: int, record: dict[str, Any]) -> ImportRow:
     if record.get("attributes") not in (None, ""):
         fields["attributes"] = parse_attributes(record["attributes"])
     images = [ImageSource(location) for location in _split_images(record.get("images", record.get("image")))]
+    # Shop photos (as shoppers take them): found by search, never shown (ProductImage.search_only).
+    images += [ImageSource(location, search_only=True) for location in _split_images(record.get("search_images"))]
     return ImportRow(row_number, sku, fields, _text(record.get("category")), images)
 
 

@@ -15,6 +15,8 @@ class ImageSource:
     location: str
     alt_text: str = ""
     position: int | None = None
+    # A shopper-like photo: used by search, never shown on the storefront (ProductImage.search_only).
+    search_only: bool = False
 
     @property
     def is_url(self) -> bool:

@@ -107,7 +107,11 @@ class CatalogImporter:
         position = source.position if source.position is not None else index
         if source.is_url:
             _, created = product_image_add_from_url(
-                product=product, url=source.location, alt_text=source.alt_text, position=position
+                product=product,
+                url=source.location,
+                alt_text=source.alt_text,
+                position=position,
+                search_only=source.search_only,
             )
             return created
         path = Path(source.location)
@@ -117,7 +121,9 @@ class CatalogImporter:
             raise RowError(f"image file {source.location!r} was not found in {self.images_dir}")
         data = path.read_bytes()
         try:
-            _, created = product_image_add(product=product, data=data, alt_text=source.alt_text, position=position)
+            _, created = product_image_add(
+                product=product, data=data, alt_text=source.alt_text, position=position, search_only=source.search_only
+            )
         except ImageRejected as exc:
             raise RowError(f"image {source.location!r}: {exc}") from exc
         return created

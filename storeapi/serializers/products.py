@@ -39,8 +39,14 @@ class ProductImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProductImage
-        fields = ["id", "url", "position", "alt_text", "width", "height", "source_url"]
+        fields = ["id", "url", "position", "alt_text", "width", "height", "source_url", "search_only"]
         read_only_fields = fields
+        extra_kwargs = {
+            "search_only": {
+                "help_text": "A shop photo used only by search, never shown. Only the image list of a "
+                "product (read and write keys) has these; product and search images are the shown ones."
+            }
+        }
 
     @extend_schema_field(serializers.URLField())
     def get_url(self, image: ProductImage) -> str:
@@ -71,6 +77,9 @@ class ImageUrlSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=2000)
     alt_text = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
     position = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
+    search_only = StrictBooleanField(
+        required=False, help_text="A shop photo that helps search find the product and is never shown."
+    )
 
 
 class ProductWriteSerializer(serializers.Serializer):
@@ -162,6 +171,11 @@ class ImageUploadSerializer(serializers.Serializer):
     image_url = serializers.URLField(required=False, max_length=2000, help_text="Fetched by a worker.")
     alt_text = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
     position = StrictIntegerField(min_value=0, max_value=MAX_INT, required=False)
+    search_only = StrictBooleanField(
+        required=False,
+        help_text="A photo of the product as shoppers take them (in the shop, on a shelf): it helps search "
+        "find the product and is never shown. Leave out to keep an existing image's setting (new: false).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("file")) == bool(attrs.get("image_url")):
@@ -178,6 +192,7 @@ class ImageFetchSerializer(serializers.ModelSerializer):
             "url",
             "alt_text",
             "position",
+            "search_only",
             "status",
             "error",
             "image",

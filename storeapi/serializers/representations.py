@@ -82,6 +82,7 @@ class Shapes:
             "width": image.width,
             "height": image.height,
             "source_url": image.source_url,
+            "search_only": image.search_only,
         }
 
     def product(self, product: Product) -> dict[str, Any]:

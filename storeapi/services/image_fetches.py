@@ -28,14 +28,16 @@ FETCH_ERRORS = (ImageFetchError, ImageRejected, ValidationError, OSError, ValueE
 
 
 def image_fetch_queue(
-    *, product: Product, url: str, alt_text: str = "", position: int | None = None
+    *, product: Product, url: str, alt_text: str = "", position: int | None = None, search_only: bool | None = None
 ) -> ImageFetch | None:
     """Queue ``url`` for ``product``; None when the product already has that image or it is queued."""
     if ProductImage.objects.filter(product=product, source_url=url).exists():
         return None
     if ImageFetch.objects.filter(product=product, url=url, status=ImageFetch.Status.PENDING).exists():
         return None
-    fetch = ImageFetch.objects.create(product=product, url=url, alt_text=alt_text[:300], position=position)
+    fetch = ImageFetch.objects.create(
+        product=product, url=url, alt_text=alt_text[:300], position=position, search_only=search_only
+    )
     transaction.on_commit(lambda: image_fetch_enqueue(fetch.pk))
     return fetch
 
@@ -64,7 +66,11 @@ def image_fetch_process(fetch_id: int) -> ImageFetch | None:
         try:
             with transaction.atomic():
                 image, _ = product_image_add_from_url(
-                    product=fetch.product, url=fetch.url, alt_text=fetch.alt_text, position=fetch.position
+                    product=fetch.product,
+                    url=fetch.url,
+                    alt_text=fetch.alt_text,
+                    position=fetch.position,
+                    search_only=fetch.search_only,
                 )
         except FETCH_ERRORS as exc:
             logger.info("image fetch %s from %s failed: %s", fetch.pk, fetch.url, exc)

@@ -34,7 +34,14 @@ class ApiCatalogImporter(CatalogImporter):
         if not source.is_url:
             raise RowError(f"image {source.location[:100]!r} is not an http(s) URL")
         position = source.position if source.position is not None else index
-        if image_fetch_queue(product=product, url=source.location, alt_text=source.alt_text, position=position):
+        fetch = image_fetch_queue(
+            product=product,
+            url=source.location,
+            alt_text=source.alt_text,
+            position=position,
+            search_only=source.search_only,
+        )
+        if fetch:
             self.images_queued += 1
         return False  # added later, by the worker
 
@@ -75,7 +82,9 @@ def api_record_to_row(index: int, record: Any) -> ImportRow | RowFailure:
             if not isinstance(record[flag], bool):
                 return RowFailure(index, sku, f"{flag} must be true or false")
             row.fields[flag] = record[flag]
-    row.images = [_image_source(image) for image in _images_of(record)] or row.images
+    objects = [_image_source(image) for image in _images_of(record)]
+    if objects:  # {url, alt_text, position, search_only} objects instead of URL strings in "images"
+        row.images = objects + [source for source in row.images if source.search_only]
     return row
 
 
@@ -90,6 +99,7 @@ def _image_source(image: Mapping[str, Any]) -> ImageSource:
         str(image.get("url") or image.get("src") or ""),
         str(image.get("alt_text") or image.get("alt") or "")[:300],
         position if isinstance(position, int) and position >= 0 else None,
+        image.get("search_only") is True,
     )
 
 
@@ -116,7 +126,11 @@ def product_save(*, data: dict[str, Any], product: Product | None = None) -> tup
     for index, image in enumerate(data.get("images") or []):
         position = image.get("position", index)
         fetch = image_fetch_queue(
-            product=saved, url=image["url"], alt_text=image.get("alt_text", ""), position=position
+            product=saved,
+            url=image["url"],
+            alt_text=image.get("alt_text", ""),
+            position=position,
+            search_only=image.get("search_only"),
         )
         queued += fetch is not None
     return saved, result, queued

@@ -94,8 +94,13 @@ def _external_product_upsert(
 
 
 def _images_prune(product: Product, keep_urls: set[str]) -> None:
-    """Images the platform no longer lists go (uploaded images, with no source URL, stay)."""
-    gone = ProductImage.objects.filter(product=product).exclude(source_url="").exclude(source_url__in=keep_urls)
+    """Images the platform no longer lists go (uploaded images, with no source URL, and the
+    merchant's search-only shop photos stay)."""
+    gone = (
+        ProductImage.objects.filter(product=product, search_only=False)
+        .exclude(source_url="")
+        .exclude(source_url__in=keep_urls)
+    )
     for image in gone:
         product_image_delete(image=image)
     ImageFetch.objects.filter(product=product, status=ImageFetch.Status.PENDING).exclude(url__in=keep_urls).update(

@@ -158,7 +158,11 @@ class ProductBulkUpsertView(ApiView):
 class ProductImageListView(ApiView):
     parser_classes = JSON_OR_MULTIPART
 
-    @extend_schema(tags=TAG_PRODUCTS, summary="List a product's images", responses=ProductImageSerializer(many=True))
+    @extend_schema(
+        tags=TAG_PRODUCTS,
+        summary="List a product's images, the search-only shop photos included (flagged search_only)",
+        responses=ProductImageSerializer(many=True),
+    )
     def get(self, request: Request, pk: int) -> Response:
         product = _product_or_404(pk)
         return Response([product_image_data(image, request) for image in product.images.all()])
@@ -186,6 +190,7 @@ class ProductImageListView(ApiView):
                 data=_read_upload(data["file"]),
                 alt_text=data["alt_text"],
                 position=data.get("position"),
+                search_only=data.get("search_only"),
             )
         except ImageRejected as exc:
             raise ValidationError({"file": [str(exc)]}) from exc
@@ -194,7 +199,11 @@ class ProductImageListView(ApiView):
 
     def _queue(self, product: Product, data: dict[str, Any]) -> Response:
         fetch = image_fetch_queue(
-            product=product, url=data["image_url"], alt_text=data["alt_text"], position=data.get("position")
+            product=product,
+            url=data["image_url"],
+            alt_text=data["alt_text"],
+            position=data.get("position"),
+            search_only=data.get("search_only"),
         )
         if fetch is None:  # already an image of the product, or already queued
             fetch = ImageFetch.objects.filter(product=product, url=data["image_url"]).order_by("-id").first()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -57,3 +59,17 @@ def test_changelist_search_and_filters(admin_client):
     page = admin_client.get(url, {"in_stock__exact": "0"}).content.decode()
     assert "Green cup" in page and "Blue lamp" not in page
     assert admin_client.get(reverse("admin:catalog_product_change", args=[product.pk])).status_code == 200
+
+
+def test_image_inline_marks_a_photo_search_only(admin_client):
+    add = reverse("admin:catalog_product_add")
+    assert 'name="images-0-search_only"' in admin_client.get(add).content.decode()
+    response = admin_client.post(
+        add, product_form(**{"images-0-file": upload("a.png", image_bytes()), "images-0-search_only": "on"})
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    image = ProductImage.objects.get(product__sku="ADM-1")
+    assert image.search_only
+    page = admin_client.get(reverse("admin:catalog_product_change", args=[image.product_id])).content.decode()
+    box = re.search(r'<input[^>]*name="images-0-search_only"[^>]*>', page)
+    assert box and "checked" in box.group(0)

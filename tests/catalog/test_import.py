@@ -155,3 +155,31 @@ def test_fashion_csv_subset(tmp_path, capsys):
 def test_missing_file_is_a_command_error():
     with pytest.raises(CommandError, match="is not a file"):
         call_command("import_catalog", "/nonexistent.csv")
+
+
+def test_search_images_column_adds_search_only_photos(tmp_path, images_dir, capsys):
+    columns = ["sku", "title", "images", "search_images"]
+    rows = [{"sku": "S-1", "title": "Red mug", "images": "red.png", "search_images": "blue.jpg"}]
+    path = write_csv(tmp_path / "shop.csv", columns, rows)
+    call_command("import_catalog", str(path), "--images", str(images_dir), "--no-progress")
+    images = list(ProductImage.objects.filter(product__sku="S-1").order_by("position"))
+    assert [(image.position, image.search_only) for image in images] == [(0, False), (1, True)]
+    # Listed again as a shown image, the photo becomes one; nothing is stored twice.
+    write_csv(path, columns, [{"sku": "S-1", "title": "Red mug", "images": "red.png|blue.jpg", "search_images": ""}])
+    call_command("import_catalog", str(path), "--images", str(images_dir), "--no-progress")
+    assert not ProductImage.objects.filter(product__sku="S-1", search_only=True).exists()
+    assert ProductImage.objects.filter(product__sku="S-1").count() == 2
+
+
+def test_jsonl_search_images_and_a_missing_one_fails_the_row(tmp_path, images_dir, capsys):
+    path = tmp_path / "shop.jsonl"
+    lines = [
+        {"sku": "J-1", "title": "Mug", "images": ["red.png"], "search_images": ["blue.jpg"]},
+        {"sku": "J-2", "title": "Cup", "search_images": ["nowhere.jpg"]},
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    with pytest.raises(CommandError, match="1 row"):
+        call_command("import_catalog", str(path), "--images", str(images_dir), "--no-progress")
+    assert "row 2 (J-2): image file 'nowhere.jpg' was not found" in capsys.readouterr().err
+    assert ProductImage.objects.get(product__sku="J-1", search_only=True).position == 1
+    assert not Product.objects.filter(sku="J-2").exists()

@@ -115,3 +115,33 @@ def test_media_is_served_by_django_when_asked(client, demo_index, settings):
     image, _ = product_image_add(product=Product.objects.first(), data=image_bytes((1, 2, 3)))
     response = client.get(image.file.url)
     assert response.status_code == 200 and b"".join(response.streaming_content)[:4] == b"\x89PNG"
+
+
+def test_a_search_only_shop_photo_finds_its_product_and_is_never_shown(client, demo_index):
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from sorl.thumbnail import get_thumbnail
+
+    from catalog.services import product_image_add, product_upsert
+    from search.services.index_queue import embeddings_process_available
+
+    shelf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(7).integers(0, 255, (240, 240, 3), dtype=np.uint8)).save(shelf, "PNG")
+    product, _ = product_upsert(sku="SHELF-1", title="Shelf tin")
+    shown, _ = product_image_add(product=product, data=image_bytes((200, 180, 20)))
+    hidden, _ = product_image_add(product=product, data=shelf.getvalue(), search_only=True)
+    embeddings_process_available()
+
+    response = client.post(reverse(RESULTS), {"photo": upload("shelf.png", shelf.getvalue())}, follow=True)
+    first = response.context["result"].hits[0]
+    assert first.product.sku == "SHELF-1" and first.distance < 0.05
+    assert first.matched_image is None  # the card shows the product's shown image instead
+    html = response.content.decode()
+    card = get_thumbnail(shown.file, "240x240", crop="center")
+    shop_photo = get_thumbnail(hidden.file, "240x240", crop="center")
+    assert card.url in html and shop_photo.url not in html
+    detail = client.get(product.get_absolute_url())
+    assert [image.pk for image in detail.context["images"]] == [shown.pk]
+    assert hidden.file.name.rsplit("/", 1)[-1][:20] not in detail.content.decode()

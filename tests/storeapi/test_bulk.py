@@ -91,3 +91,19 @@ def test_a_thousand_products_in_one_request_then_an_incremental_sync(api):
     assert again["updated"] == 1 and again["unchanged"] == 999
     changed = api.get("/api/v1/products/", {"updated_after": last}).json()["results"]
     assert [p["sku"] for p in changed] == ["K-0005"]
+
+
+def test_search_only_image_urls_are_queued_with_their_flag(api):
+    cdn = "https://cdn.example"
+    rows = [
+        {"sku": "S-1", "title": "Lamp", "images": [f"{cdn}/l.jpg"], "search_images": [f"{cdn}/shelf.jpg"]},
+        {"sku": "S-2", "title": "Rug", "search_images": [f"{cdn}/floor2.jpg"],
+         "images": [{"url": f"{cdn}/r.jpg"}, {"url": f"{cdn}/floor.jpg", "search_only": True}]},
+    ]  # fmt: skip
+    body = api.post(BULK, {"products": rows}, format="json").json()
+    assert [r["images_queued"] for r in body["results"]] == [2, 3]
+    flags = dict(ImageFetch.objects.values_list("url", "search_only"))
+    assert flags == {
+        "https://cdn.example/l.jpg": False, "https://cdn.example/shelf.jpg": True, "https://cdn.example/r.jpg": False,
+        "https://cdn.example/floor.jpg": True, "https://cdn.example/floor2.jpg": True,
+    }  # fmt: skip

@@ -199,3 +199,35 @@ def test_oversized_bodies_are_400_in_the_error_shape(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = api.post(PRODUCTS, {"sku": "BIG", "title": "x" * 5000}, format="json")
     assert response.status_code == 400 and error_of(response)["code"] == "parse_error"
+
+
+def test_search_only_photos_upload_listed_with_the_flag_and_left_out_of_products(api, public_key):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.storeapi.conftest import client_with
+
+    product, _ = product_upsert(sku="SHOP-1", title="Shelf photo mug")
+    shown, _ = product_image_add(product=product, data=image_bytes((10, 10, 220)))
+    url = f"{PRODUCTS}{product.pk}/images/"
+    upload = SimpleUploadedFile("shelf.png", image_bytes((220, 10, 10)), content_type="image/png")
+    response = api.post(url, {"file": upload, "search_only": "true"}, format="multipart")
+    assert response.status_code == 201 and response.json()["search_only"] is True
+    listed = {image["id"]: image["search_only"] for image in api.get(url).json()}
+    assert listed == {shown.pk: False, response.json()["id"]: True}
+    assert [image["id"] for image in api.get(f"{PRODUCTS}{product.pk}/").json()["images"]] == [shown.pk]
+    assert all(len(p["images"]) == 1 for p in api.get(PRODUCTS).json()["results"])
+    # A public key may not list a product's images at all.
+    assert client_with(public_key).get(url).status_code == 403
+    assert api.post(url, {"file": upload, "search_only": "maybe"}, format="multipart").status_code == 400
+
+
+def test_search_only_image_urls_are_fetched_as_search_only(api, image_server, settings):
+    from storeapi.services.image_fetches import image_fetches_process_pending
+
+    settings.SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = True
+    product = ProductFactory()
+    body = {"image_url": image_server.url("red.png"), "search_only": True}
+    response = api.post(f"{PRODUCTS}{product.pk}/images/", body, format="json")
+    assert response.status_code == 202 and response.json()["search_only"] is True
+    assert image_fetches_process_pending() == 1
+    assert product.images.get().search_only
