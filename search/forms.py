@@ -7,10 +7,8 @@ from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
-from PIL import Image
 
 from catalog.conf import catalog_setting
-from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
 from catalog.models import Category
 from catalog.selectors import categories_by_id
 from search.selectors import filter_choices
@@ -48,7 +46,8 @@ class SearchForm(forms.Form):
         choices = filter_choices("colour")
         cast(forms.ChoiceField, self.fields["colour"]).choices = _colour_choices(tuple(choices.attribute_values))
         self.fields["category"].widget.choices = _category_choices(choices.categories)  # type: ignore[attr-defined]
-        self.image: Image.Image | None = None
+        # The uploaded photo's bytes; the view has them decoded and embedded once (query_photo_embed).
+        self.photo_data: bytes | None = None
 
     def clean_category(self) -> Category | None:
         """The chosen category (with its ancestors) from catalog.selectors.categories_by_id(), or
@@ -68,28 +67,26 @@ class SearchForm(forms.Form):
         cleaned = super().clean() or {}
         upload = cleaned.get("photo") or cleaned.get("camera")
         if upload:
-            self.image = self._image(upload)
+            self.photo_data = self._photo(upload)
         return cleaned
 
-    def _image(self, upload: UploadedFile) -> Image.Image | None:
+    def _photo(self, upload: UploadedFile) -> bytes | None:
         limit = catalog_setting("IMAGE_MAX_BYTES")
         size = upload.size or 0
         if size > limit:
             self.add_error("photo", f"The photo is too large ({size / 1_048_576:.1f} MB); the limit is "
                                     f"{limit / 1_048_576:.0f} MB.")  # fmt: skip
             return None
-        try:
-            data = upload.read()
-            image_validate(data)
-            return image_to_rgb(data)
-        except ImageRejected as exc:
-            self.add_error("photo", str(exc))
+        data = upload.read()
+        if not data:
+            self.add_error("photo", "The file is empty.")
             return None
+        return data
 
     @property
     def has_query(self) -> bool:
         data = self.cleaned_data
-        return bool(self.image or data.get("q", "").strip() or data.get("token") or data.get("category"))
+        return bool(self.photo_data or data.get("q", "").strip() or data.get("token") or data.get("category"))
 
     def search_query(self) -> SearchQuery:
         data = self.cleaned_data
@@ -103,8 +100,7 @@ class SearchForm(forms.Form):
         page = data.get("page") or 1
         return SearchQuery(
             text=data.get("q", ""),
-            image=self.image,
-            image_token="" if self.image else data.get("token", ""),
+            image_token=data.get("token", ""),
             filters=filters,
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,

@@ -7,11 +7,18 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from catalog.image_intake import ImageRejected
 from catalog.selectors import product_images, product_list_active
 from search.conf import search_setting
 from search.forms import PAGE_SIZE, SearchForm
 from search.services.model_switch import embedding_model_active
-from search.services.product_search import SearchError, SearchResult, product_search, products_similar
+from search.services.product_search import (
+    SearchError,
+    SearchResult,
+    product_search,
+    products_similar,
+    query_photo_embed,
+)
 from search.services.query_photos import query_photo_load
 
 SIMILAR_COUNT = 8
@@ -24,10 +31,11 @@ def storefront_home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def search_results(request: HttpRequest) -> HttpResponse:
-    """GET: words, a kept photo (token), filters, pages. POST: a new photo, answered with a
-    redirect to the GET page of its token, so reload, back and sharing a page work."""
-    data = request.POST if request.method == "POST" else request.GET
-    form = SearchForm(data, request.FILES or None)
+    """GET: words, a kept photo (token), filters, pages: the search runs here, once. POST: a new
+    photo, embedded once and kept under a token, answered with a redirect (303) to the GET page of
+    that token, so reload, back and sharing a page work."""
+    post = request.method == "POST"
+    form = SearchForm(request.POST if post else request.GET, request.FILES or None)
     context: dict[str, object] = {"form": form}
     if not form.is_valid():
         return render(request, "search/results.html", context, status=400)
@@ -35,12 +43,16 @@ def search_results(request: HttpRequest) -> HttpResponse:
         context["message"] = "Type a few words or add a photo to search."
         return render(request, "search/results.html", context)
     try:
+        if post:
+            token = query_photo_embed(form.photo_data) if form.photo_data else ""
+            return HttpResponseRedirect(_results_url(form, token), status=303)
         result = product_search(form.search_query())
+    except ImageRejected as exc:
+        form.add_error("photo", str(exc))
+        return render(request, "search/results.html", context, status=400)
     except SearchError as exc:
         context["message"] = str(exc)
         return render(request, "search/results.html", context, status=400)
-    if request.method == "POST":
-        return HttpResponseRedirect(_results_url(form, result.image_token), status=303)
     context.update(_page_context(form, result, request.GET))
     return render(request, "search/results.html", context)
 
@@ -55,6 +67,8 @@ def _results_url(form: SearchForm, token: str) -> str:
         params["in_stock"] = "on"
     if token:
         params["token"] = token
+    elif form.cleaned_data.get("token"):
+        params["token"] = form.cleaned_data["token"]
     return f"{reverse('search:results')}?{params.urlencode()}"
 
 

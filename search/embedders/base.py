@@ -35,6 +35,9 @@ class Embedder(ABC):
     text_dim: int
     # True when text and image vectors live in one space (a text query can search images).
     shared_space: bool
+    # The side (pixels) the model's input images are resized to: query photos are decoded at
+    # no less than this (catalog.image_intake.query_photo_decode).
+    image_side: int = 224
 
     def __init__(self, *, batch_size: int = 16, device: str = "auto", threads: int = 0) -> None:
         if batch_size < 1:

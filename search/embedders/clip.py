@@ -56,6 +56,8 @@ class ClipEmbedder(Embedder):
         options["revision"] = pinned
         model = AutoModel.from_pretrained(checkpoint, dtype=torch.float32, **options)
         self._model = model.eval().to(self.device)
+        vision = getattr(self._model.config, "vision_config", None)
+        self.image_side = int(getattr(vision, "image_size", None) or self.image_side)
         self._processor = AutoProcessor.from_pretrained(checkpoint, **options)
         text_config = self._model.config.text_config
         self._text_max_tokens = int(text_config.max_position_embeddings)

@@ -39,6 +39,7 @@ IMAGE_RECIPE = "fg-hist-v1"
 class OfflineEmbedder(Embedder):
     shared_space = False
     text_dim = TEXT_DIM
+    image_side = IMAGE_SIZE
 
     def __init__(
         self, *, hist_weight: float = 0.4, batch_size: int = 16, device: str = "auto", threads: int = 0

@@ -28,6 +28,7 @@ import numpy as np
 from django.db.models import QuerySet
 from PIL import Image
 
+from catalog.image_intake import query_photo_decode
 from catalog.models import Category, Product, ProductImage
 from catalog.selectors import category_subtree_ids, product_images, products_for_display
 from search.conf import search_setting
@@ -35,7 +36,7 @@ from search.embedders.base import Embedder, EmbedderLoadError
 from search.models import EmbeddingModel
 from search.services import keywords
 from search.services.model_switch import embedding_model_active
-from search.services.query_photos import query_photo_keep, query_photo_load
+from search.services.query_photos import KEPT_PHOTO_SIDE, query_photo_keep, query_photo_load
 from search.services.vector_legs import ProductMatch, no_match_distance, products_nearest
 from search.vector_store import ProductFilter, vectors_of_images
 
@@ -228,14 +229,35 @@ def _embedder(model: EmbeddingModel) -> Embedder:
     return embedder
 
 
+def query_photo_embed(data: bytes) -> str:
+    """The first half of a photo search: decode the photo once, at the size the active model
+    needs, embed it once and keep the vector; returns the token for ``SearchQuery.image_token``,
+    under which the search then runs (and pages, and changes filters) with no photo work.
+    Raises catalog.image_intake.ImageRejected (not an image we take) or SearchError."""
+    model = _photo_model(embedding_model_active())
+    embedder = _embedder(model)
+    side = max(embedder.image_side, KEPT_PHOTO_SIDE if search_setting("SEARCH_KEEP_QUERY_PHOTO") else 0)
+    image = query_photo_decode(data, side=side)
+    return _photo_keep(model, embedder, image)[1]
+
+
+def _photo_model(model: EmbeddingModel | None) -> EmbeddingModel:
+    if model is None:
+        raise SearchError("Search by photo is not ready yet: the catalog is still being indexed.")
+    return model
+
+
+def _photo_keep(model: EmbeddingModel, embedder: Embedder, image: Image.Image) -> tuple[np.ndarray, str]:
+    vector = embedder.embed_images([image])[0]
+    return vector, query_photo_keep(model=model, vector=vector, image=image)
+
+
 def _query_photo_vector(query: SearchQuery, model: EmbeddingModel | None) -> tuple[np.ndarray | None, str]:
     if query.image is None and not query.image_token:
         return None, ""
-    if model is None:
-        raise SearchError("Search by photo is not ready yet: the catalog is still being indexed.")
+    model = _photo_model(model)
     if query.image is not None:
-        vector = _embedder(model).embed_images([query.image])[0]
-        return vector, query_photo_keep(model=model, vector=vector, image=query.image)
+        return _photo_keep(model, _embedder(model), query.image)
     kept = query_photo_load(query.image_token, model=model)
     if kept is None:
         raise SearchError("That photo search has expired; add the photo again.")

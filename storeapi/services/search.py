@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.core import signing
 from rest_framework import exceptions
 
-from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
+from catalog.image_intake import ImageRejected
 from search.conf import search_setting
-from search.services.product_search import SearchFilters, SearchQuery, SearchResult, product_search
+from search.services.product_search import (
+    SearchFilters,
+    SearchQuery,
+    SearchResult,
+    product_search,
+    query_photo_embed,
+)
 
 CURSOR_SALT = "storeapi.search.cursor"
 
@@ -27,10 +32,11 @@ class ApiSearch:
 def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
     """Run a search; returns the result and the cursor of the next page (None on the last)."""
     offset, image_token = _cursor_read(search.cursor) if search.cursor else (0, "")
+    if search.image:
+        image_token = _photo_embed(search.image)
     query = SearchQuery(
-        text=search.text.strip(), image=_photo(search.image), image_token="" if search.image else image_token,
-        filters=search.filters, limit=search.limit, offset=offset,
-    )  # fmt: skip
+        text=search.text.strip(), image_token=image_token, filters=search.filters, limit=search.limit, offset=offset
+    )
     result = product_search(query)
     next_cursor = None
     # No cursor to a page the service would refuse (it ranks up to SNAPSHELF_SEARCH_MAX_DEPTH results).
@@ -39,12 +45,10 @@ def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
     return result, next_cursor
 
 
-def _photo(data: bytes | None) -> Any:
-    if not data:
-        return None
+def _photo_embed(data: bytes) -> str:
+    """The photo decoded and embedded once, kept under a token (search.services.product_search)."""
     try:
-        image_validate(data)
-        return image_to_rgb(data)
+        return query_photo_embed(data)
     except ImageRejected as exc:
         raise exceptions.ValidationError({"image": [str(exc)]}) from exc
 

@@ -3,7 +3,7 @@ import io
 import pytest
 from PIL import Image
 
-from catalog.image_intake import ImageRejected, image_to_rgb, image_validate
+from catalog.image_intake import ImageRejected, image_to_rgb, image_validate, query_photo_decode
 from tests.sample_images import image_bytes
 
 
@@ -77,3 +77,35 @@ def test_gif_uses_first_frame():
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
     red, _green, blue = image_to_rgb(buffer.getvalue()).getpixel((5, 5))
     assert red > 200 and blue < 50
+
+
+def _jpeg(size: tuple[int, int], *, orientation: int = 0) -> bytes:
+    image = Image.new("RGB", size, (200, 30, 30))
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    image.save(buffer, format="JPEG", quality=90, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def test_a_query_photo_jpeg_is_decoded_at_the_smallest_scale_that_keeps_the_side():
+    # 2000x1500 at 1/8 would be 250x188 (one side under 224): 1/4 is the smallest that keeps both.
+    image = query_photo_decode(_jpeg((2000, 1500)), side=224)
+    assert image.mode == "RGB" and image.size == (500, 375)
+    assert image.getpixel((250, 180))[0] > 180  # the same red, at a quarter of the work
+    assert query_photo_decode(_jpeg((2000, 1500)), side=640).size == (1000, 750)
+    assert query_photo_decode(_jpeg((300, 200)), side=224).size == (300, 200)  # never below the side
+
+
+def test_a_query_photo_is_upright_and_refused_as_other_images_are(settings):
+    # 1/2 is the smallest scale that keeps 800x400 at least 224 on both sides; then rotated 90 degrees.
+    assert query_photo_decode(_jpeg((1600, 800), orientation=6), side=224).size == (400, 800)
+    assert query_photo_decode(image_bytes(size=(640, 480), fmt="PNG"), side=224).size == (640, 480)  # whole
+    with pytest.raises(ImageRejected, match="not an image"):
+        query_photo_decode(b"just some text", side=224)
+    with pytest.raises(ImageRejected, match="empty"):
+        query_photo_decode(b"", side=224)
+    settings.SNAPSHELF_IMAGE_MAX_PIXELS = 1000
+    with pytest.raises(ImageRejected, match="limit is 1,000 pixels"):
+        query_photo_decode(_jpeg((2000, 1500)), side=224)

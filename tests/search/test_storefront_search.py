@@ -67,7 +67,8 @@ def test_text_search_and_colour_filter_by_get(client, demo_index):
     ],
 )
 def test_bad_input_gets_a_message_not_an_error(client, demo_index, data, message):
-    response = client.post(reverse(RESULTS), data)
+    # A POST without a new photo goes on to the GET page, where the search (and its message) is.
+    response = client.post(reverse(RESULTS), data, follow=True)
     assert response.status_code in (200, 400)
     assert message in response.content.decode()
 
@@ -145,3 +146,41 @@ def test_a_search_only_shop_photo_finds_its_product_and_is_never_shown(client, d
     detail = client.get(product.get_absolute_url())
     assert [image.pk for image in detail.context["images"]] == [shown.pk]
     assert hidden.file.name.rsplit("/", 1)[-1][:20] not in detail.content.decode()
+
+
+@pytest.fixture
+def counted(monkeypatch, demo_index):
+    """The real offline embedder's image embedding and the real search service, counted."""
+    from search import views
+    from search.embedders.registry import embedder_get
+
+    calls = {"embed_images": 0, "product_search": 0}
+    embedder = embedder_get(demo_index.name)
+    embed_images, product_search = embedder.embed_images, views.product_search
+
+    def embed_counted(images):
+        calls["embed_images"] += 1
+        return embed_images(images)
+
+    def search_counted(query):
+        calls["product_search"] += 1
+        return product_search(query)
+
+    monkeypatch.setattr(embedder, "embed_images", embed_counted)
+    monkeypatch.setattr(views, "product_search", search_counted)
+    return calls
+
+
+def test_the_photo_post_embeds_once_and_the_get_searches_once(client, counted):
+    response = client.post(reverse(RESULTS), {"photo": upload("mug.png", demo_photo_bytes("DEMO-MUG-RED"))})
+    assert response.status_code == 303
+    assert counted == {"embed_images": 1, "product_search": 0}
+    page = client.get(response["Location"])
+    assert page.context["result"].hits[0].product.sku == "DEMO-MUG-RED"
+    assert counted == {"embed_images": 1, "product_search": 1}
+
+
+def test_a_photo_that_will_not_decode_is_a_form_error_on_the_post(client, counted):
+    response = client.post(reverse(RESULTS), {"photo": upload("mug.jpg", b"\xff\xd8\xff\xe0 broken", "image/jpeg")})
+    assert response.status_code == 400 and "could not be" in response.content.decode()
+    assert counted == {"embed_images": 0, "product_search": 0}
