@@ -27,3 +27,32 @@ DEFAULTS: dict[str, Any] = {
 
 def api_setting(name: str) -> Any:
     return getattr(settings, f"SNAPSHELF_{name}", DEFAULTS[name])
+
+
+# drf-spectacular's settings for the API's schema. A project merges them into its own, so that the
+# served schema (/api/v1/schema/) and `manage.py spectacular` give the same document:
+#     SPECTACULAR_SETTINGS = {**storeapi.conf.SPECTACULAR_SETTINGS, "SWAGGER_UI_DIST": "SIDECAR", ...}
+# (a plain dict, importable from a settings module; storeapi.checks warns when it is not merged).
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "Snapshelf API",
+    "DESCRIPTION": (
+        "Catalog sync, visual and text search, and platform webhooks. Send an API key as "
+        "`Authorization: Bearer <key>` or `X-Api-Key: <key>`. Public keys may search; read keys also read "
+        'the catalog; write keys also change it. Errors are `{"error": {"code", "message", "details"}}`. '
+        "Request bodies: files (product images, search photos) go as multipart/form-data; JSON bodies "
+        "give an image by URL (product images) or as base64 (search photos)."
+    ),
+    # The schema's version; CHANGELOG.md says what changed between versions.
+    "VERSION": "1.1.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Separate request and response components (ProductWriteRequest, Product): what a client
+    # sends is not what it gets back, and generators need both.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and docs views describe the API, not themselves.
+    "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "storeapi.schema.error_responses_add",
+        "storeapi.schema.request_bodies_optional_when_several_kinds",
+    ],
+}

@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 
 from config import embedded_services
+from storeapi.conf import SPECTACULAR_SETTINGS as STOREAPI_SPECTACULAR_SETTINGS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -208,11 +209,12 @@ if env("SNAPSHELF_API_THROTTLE_RATES", default=""):
     }  # fmt: skip
 # The API's views set their own auth, errors and rendering; these serve the schema and docs.
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+# One schema for the view and `manage.py spectacular`: storeapi's settings, plus local Swagger UI assets.
 SPECTACULAR_SETTINGS = {
+    **STOREAPI_SPECTACULAR_SETTINGS,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # Search settings given in the environment (defaults: search/conf.py).

@@ -164,7 +164,7 @@ class BulkUpsertResponseSerializer(serializers.Serializer):
 
 
 class ImageUploadSerializer(serializers.Serializer):
-    """Either a file (multipart) or an image URL for a worker to fetch."""
+    """Either a file (multipart) or an image URL for a worker to fetch (JSON, or a form field as before 1.1)."""
 
     # Checked by catalog.image_intake (formats, byte and pixel caps), not by DRF's ImageField.
     file = serializers.FileField(required=False, help_text="The image (multipart/form-data): JPEG, PNG, WebP or GIF.")
@@ -181,6 +181,22 @@ class ImageUploadSerializer(serializers.Serializer):
         if bool(attrs.get("file")) == bool(attrs.get("image_url")):
             raise serializers.ValidationError("Send either a file or an image_url.")
         return attrs
+
+
+# The two bodies the schema documents for adding an image, one per content type, so that a client
+# generator knows what to send (ImageUploadSerializer above, which the view runs, takes either).
+class ImageFileUploadSerializer(ImageUploadSerializer):
+    """multipart/form-data: the image file."""
+
+    file = serializers.FileField(help_text="The image: JPEG, PNG, WebP or GIF.")
+    image_url = None  # type: ignore[assignment]
+
+
+class ImageUrlUploadSerializer(ImageUploadSerializer):
+    """application/json: an image URL for a worker to fetch (202, then poll the image fetch)."""
+
+    file = None  # type: ignore[assignment]
+    image_url = serializers.URLField(max_length=2000, help_text="Fetched by a worker.")
 
 
 class ImageFetchSerializer(serializers.ModelSerializer):

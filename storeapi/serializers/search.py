@@ -55,6 +55,16 @@ class ImageBytesField(serializers.Field):
         return None
 
 
+@extend_schema_field({"type": "string", "format": "binary", "description": "The photo: JPEG, PNG, WebP or GIF."})
+class ImageFileField(ImageBytesField):
+    """A photo as a multipart file part (base64 text in a form field is still taken, as before 1.1)."""
+
+
+@extend_schema_field({"type": "string", "description": "The photo as base64, or as a data: URL."})
+class ImageBase64Field(ImageBytesField):
+    """A photo in a JSON body: base64 text or a data: URL."""
+
+
 class SearchFiltersSerializer(serializers.Serializer):
     category = serializers.PrimaryKeyRelatedField(
         queryset=Category.objects.all(), required=False, allow_null=True, help_text="A category id (and below)."
@@ -94,6 +104,22 @@ class SearchRequestSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return _request_check(attrs)
+
+
+# The two bodies the schema documents for a search, one per content type, so that a client generator
+# knows what to send; they differ only in how the photo travels. SearchRequestSerializer, which the
+# view runs, takes either. In multipart bodies `filters` is a JSON part (OpenAPI's default encoding
+# of an object property), which SearchFiltersSerializer reads.
+class SearchQuerySerializer(SearchRequestSerializer):
+    """application/json: text, a photo as base64, or both."""
+
+    image = ImageBase64Field(required=False)
+
+
+class SearchPhotoUploadSerializer(SearchRequestSerializer):
+    """multipart/form-data: a photo file, with text or filters if wanted."""
+
+    image = ImageFileField(required=False)
 
 
 def _limit_check(value: int) -> int:

@@ -20,7 +20,9 @@ from storeapi.serializers.products import (
     CategoryCreateSerializer,
     CategorySerializer,
     ImageFetchSerializer,
+    ImageFileUploadSerializer,
     ImageUploadSerializer,
+    ImageUrlUploadSerializer,
     ProductImageSerializer,
     ProductListFilterSerializer,
     ProductSerializer,
@@ -170,7 +172,7 @@ class ProductImageListView(ApiView):
     @extend_schema(
         tags=TAG_PRODUCTS,
         summary="Add an image: upload a file, or give an image_url for a worker to fetch",
-        request={"multipart/form-data": ImageUploadSerializer, "application/json": ImageUploadSerializer},
+        request={"multipart/form-data": ImageFileUploadSerializer, "application/json": ImageUrlUploadSerializer},
         responses={
             201: ProductImageSerializer,
             200: ProductImageSerializer,

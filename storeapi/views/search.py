@@ -10,7 +10,8 @@ from search.services.product_search import SearchError, SearchFilters, products_
 from storeapi.serializers.products import CategorySerializer
 from storeapi.serializers.representations import search_hits_data
 from storeapi.serializers.search import (
-    SearchRequestSerializer,
+    SearchPhotoUploadSerializer,
+    SearchQuerySerializer,
     SearchResponseSerializer,
     SimilarParamsSerializer,
     SimilarResponseSerializer,
@@ -28,7 +29,7 @@ class SearchView(ApiView):
     @extend_schema(
         tags=["search"],
         summary="Search by text and/or photo",
-        request={"application/json": SearchRequestSerializer, "multipart/form-data": SearchRequestSerializer},
+        request={"application/json": SearchQuerySerializer, "multipart/form-data": SearchPhotoUploadSerializer},
         responses=SearchResponseSerializer,
     )
     def post(self, request: Request) -> Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+import yaml
+from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
@@ -30,6 +32,55 @@ def test_schema_is_valid_openapi_3(client):
     }  # fmt: skip
     error = schema["paths"]["/api/v1/products/"]["get"]["responses"]["400"]
     assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_served_schema_and_the_spectacular_command_give_one_document(client, tmp_path):
+    """CI pipelines and client generators run `manage.py spectacular`; it must write what is served."""
+    served = yaml.safe_load(client.get("/api/v1/schema/").content)
+    path = tmp_path / "schema.yaml"
+    call_command("spectacular", "--file", str(path), "--validate", "--fail-on-warn")
+    written = yaml.safe_load(path.read_text())
+    assert written == served
+    validate(written)
+    assert written["info"]["title"] == "Snapshelf API" and written["info"]["version"] != "0.0.0"
+
+
+def test_each_request_body_means_one_thing(client):
+    """Files go as multipart, JSON carries a URL or base64: a generator can tell which to send."""
+    schema = client.get(SCHEMA_URL).json()
+    components = schema["components"]["schemas"]
+
+    def bodies(path: str) -> dict[str, dict]:
+        content = schema["paths"][path]["post"]["requestBody"]["content"]
+        return {kind: components[body["schema"]["$ref"].rsplit("/", 1)[1]] for kind, body in content.items()}
+
+    image = bodies("/api/v1/products/{id}/images/")
+    assert image["multipart/form-data"]["required"] == ["file"]
+    assert image["multipart/form-data"]["properties"]["file"]["format"] == "binary"
+    assert "image_url" not in image["multipart/form-data"]["properties"]
+    assert image["application/json"]["required"] == ["image_url"]
+    assert "file" not in image["application/json"]["properties"]
+    search = bodies("/api/v1/search/")
+    assert search["multipart/form-data"]["properties"]["image"]["format"] == "binary"
+    assert search["application/json"]["properties"]["image"] == {
+        "type": "string", "description": "The photo as base64, or as a data: URL.",
+    }  # fmt: skip
+    # No JSON body anywhere carries a binary field.
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body and "$ref" in body["schema"]:
+                properties = components[body["schema"]["$ref"].rsplit("/", 1)[1]].get("properties", {})
+                assert all(field.get("format") != "binary" for field in properties.values())
+
+
+def test_a_project_without_storeapis_schema_settings_is_warned(settings):
+    from storeapi.checks import spectacular_settings_merged
+
+    assert spectacular_settings_merged(None) == []
+    settings.SPECTACULAR_SETTINGS = {"SWAGGER_UI_DIST": "SIDECAR"}
+    (warning,) = spectacular_settings_merged(None)
+    assert warning.id == "storeapi.W001" and "COMPONENT_SPLIT_REQUEST" in warning.msg
 
 
 def test_docs_page_uses_local_assets(client):
