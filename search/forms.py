@@ -88,7 +88,8 @@ class SearchForm(forms.Form):
         data = self.cleaned_data
         return bool(self.photo_data or data.get("q", "").strip() or data.get("token") or data.get("category"))
 
-    def search_query(self) -> SearchQuery:
+    def search_query(self, *, owner: str) -> SearchQuery:
+        """The query; ``owner`` is who a photo's token belongs to (the shopper's session)."""
         data = self.cleaned_data
         filters = SearchFilters(
             category=data.get("category"),
@@ -101,6 +102,7 @@ class SearchForm(forms.Form):
         return SearchQuery(
             text=data.get("q", ""),
             image_token=data.get("token", ""),
+            owner=owner,
             filters=filters,
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,

@@ -157,3 +157,26 @@ class VocabularyWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+class QueryPhoto(models.Model):
+    """A shopper's photo query, kept under a random token so that pages, filter changes, the crop
+    box and the API's next page reuse its vector instead of embedding the photo again.
+
+    Kept in Postgres, not in the Redis that carries Celery's queues: a burst of photo searches
+    cannot fill the broker's memory, and photo search keeps working while Redis is down
+    (docs/adr/0008-query-photos-in-postgres.md). Rows expire after SNAPSHELF_SEARCH_QUERY_TTL_SECONDS
+    and are deleted by the periodic ``search.tasks.query_photos_purge``.
+    """
+
+    token = models.CharField(max_length=64, primary_key=True)
+    # SHA-256 of who may use the token (the storefront session, the API key): a token copied
+    # from a URL or a log is worthless to anyone else.
+    owner = models.CharField(max_length=64)
+    model_id = models.CharField(max_length=300, help_text="EmbeddingModel.model_id of the vector.")
+    vector = models.BinaryField(help_text="float32 bytes")
+    photo_jpeg = models.BinaryField(null=True, blank=True, help_text="Only with SNAPSHELF_SEARCH_KEEP_QUERY_PHOTO.")
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"query photo until {self.expires_at:%Y-%m-%d %H:%M}"

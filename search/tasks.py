@@ -18,6 +18,7 @@ from search.services.index_queue import (
 )
 from search.services.keywords import vocabulary_rebuild as vocabulary_rebuild_service
 from search.services.model_switch import embedding_model_activation_finish_if_built, embedding_model_bootstrap
+from search.services.query_photos import query_photos_purge as query_photos_purge_service
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,14 @@ def vocabulary_rebuild() -> None:
     """Periodic (beat): the typo vocabulary becomes exactly the catalog's words again."""
     words = vocabulary_rebuild_service()
     logger.info("search vocabulary rebuilt: %d words", words)
+
+
+@shared_task(ignore_result=True)
+def query_photos_purge() -> None:
+    """Periodic (beat): delete expired photo queries."""
+    deleted = query_photos_purge_service()
+    if deleted:
+        logger.info("deleted %d expired photo queries", deleted)
 
 
 def _enqueued_mark_clear() -> None:

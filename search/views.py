@@ -42,11 +42,12 @@ def search_results(request: HttpRequest) -> HttpResponse:
     if not form.has_query:
         context["message"] = "Type a few words or add a photo to search."
         return render(request, "search/results.html", context)
+    owner = query_photo_owner(request, create=bool(form.photo_data))
     try:
         if post:
-            token = query_photo_embed(form.photo_data) if form.photo_data else ""
+            token = query_photo_embed(form.photo_data, owner=owner) if form.photo_data else ""
             return HttpResponseRedirect(_results_url(form, token), status=303)
-        result = product_search(form.search_query())
+        result = product_search(form.search_query(owner=owner))
     except ImageRejected as exc:
         form.add_error("photo", str(exc))
         return render(request, "search/results.html", context, status=400)
@@ -55,6 +56,14 @@ def search_results(request: HttpRequest) -> HttpResponse:
         return render(request, "search/results.html", context, status=400)
     context.update(_page_context(form, result, request.GET))
     return render(request, "search/results.html", context)
+
+
+def query_photo_owner(request: HttpRequest, *, create: bool) -> str:
+    """A photo's token belongs to the shopper's session; a new photo starts one if needed."""
+    if create and not request.session.session_key:
+        request.session.save()
+        request.session.modified = True  # so that the middleware sends the session cookie
+    return f"session:{request.session.session_key or ''}"
 
 
 def _results_url(form: SearchForm, token: str) -> str:
@@ -86,7 +95,7 @@ def _page_context(form: SearchForm, result: SearchResult, query: QueryDict) -> d
         "first_number": (page - 1) * PAGE_SIZE + 1,
         "last_number": (page - 1) * PAGE_SIZE + len(result.hits),
         "keep_photo_url": (
-            reverse("search:query-photo", args=[result.image_token])
+            f"{reverse('search:query-photo')}?token={result.image_token}"
             if result.image_token and search_setting("SEARCH_KEEP_QUERY_PHOTO")
             else ""
         ),
@@ -104,10 +113,11 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "search/product_detail.html", context)
 
 
-def query_photo(request: HttpRequest, token: str) -> HttpResponse:
-    """The kept query photo (only when SNAPSHELF_SEARCH_KEEP_QUERY_PHOTO is on)."""
+def query_photo(request: HttpRequest) -> HttpResponse:
+    """The kept query photo (only when SNAPSHELF_SEARCH_KEEP_QUERY_PHOTO is on), for its session."""
+    token = request.GET.get("token", "")
     model = embedding_model_active()
-    kept = query_photo_load(token, model=model) if model else None
+    kept = query_photo_load(token, model=model, owner=query_photo_owner(request, create=False)) if model else None
     if kept is None or kept.photo_jpeg is None:
         raise Http404("No such photo")
     return HttpResponse(kept.photo_jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=600"})

@@ -91,11 +91,15 @@ if EMBEDDED_REDIS is not None:
 
 CACHES = {
     "default": {
-        # Django's backend, reusing its Redis client instead of building one per operation.
-        "BACKEND": "config.redis_cache.RedisCache",
+        # Django's Redis backend, answering as a miss (and logging) while Redis is unreachable:
+        # everything kept here can be read again from the database (config/failsafe_cache.py).
+        "BACKEND": "config.failsafe_cache.FailSafeRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "snapshelf",
         "TIMEOUT": 300,
+        # A Redis that stops answering must not hold requests: a cache call takes well under a
+        # millisecond when Redis is up.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     },
     "thumbnails": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -186,6 +190,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SNAPSHELF_INDEX_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
     "storeapi-image-fetches-sweep": {"task": "storeapi.tasks.image_fetches_sweep", "schedule": 60.0},
+    # Photo queries expire after SNAPSHELF_SEARCH_QUERY_TTL_SECONDS; this deletes their rows.
+    "search-query-photos-purge": {"task": "search.tasks.query_photos_purge", "schedule": 600.0},
     # New words join the typo vocabulary as products are saved; this drops the unused ones.
     "search-vocabulary-rebuild": {
         "task": "search.tasks.vocabulary_rebuild",

@@ -66,6 +66,9 @@ class SearchQuery:
     # SearchResult.image_token so that pages and filter changes do not re-embed the photo.
     image: Image.Image | None = None
     image_token: str = ""
+    # Who the photo's token belongs to (the storefront session, the API key): only the same
+    # owner can use a token again (search/services/query_photos.py).
+    owner: str = ""
     filters: SearchFilters = field(default_factory=SearchFilters)
     limit: int = 24
     offset: int = 0
@@ -229,16 +232,17 @@ def _embedder(model: EmbeddingModel) -> Embedder:
     return embedder
 
 
-def query_photo_embed(data: bytes) -> str:
+def query_photo_embed(data: bytes, *, owner: str) -> str:
     """The first half of a photo search: decode the photo once, at the size the active model
     needs, embed it once and keep the vector; returns the token for ``SearchQuery.image_token``,
-    under which the search then runs (and pages, and changes filters) with no photo work.
+    under which the search then runs (and pages, and changes filters) with no photo work. Only
+    ``owner`` (the shopper's session, the API key) can use the token.
     Raises catalog.image_intake.ImageRejected (not an image we take) or SearchError."""
     model = _photo_model(embedding_model_active())
     embedder = _embedder(model)
     side = max(embedder.image_side, KEPT_PHOTO_SIDE if search_setting("SEARCH_KEEP_QUERY_PHOTO") else 0)
     image = query_photo_decode(data, side=side)
-    return _photo_keep(model, embedder, image)[1]
+    return _photo_keep(model, embedder, image, owner)[1]
 
 
 def _photo_model(model: EmbeddingModel | None) -> EmbeddingModel:
@@ -247,9 +251,9 @@ def _photo_model(model: EmbeddingModel | None) -> EmbeddingModel:
     return model
 
 
-def _photo_keep(model: EmbeddingModel, embedder: Embedder, image: Image.Image) -> tuple[np.ndarray, str]:
+def _photo_keep(model: EmbeddingModel, embedder: Embedder, image: Image.Image, owner: str) -> tuple[np.ndarray, str]:
     vector = embedder.embed_images([image])[0]
-    return vector, query_photo_keep(model=model, vector=vector, image=image)
+    return vector, query_photo_keep(model=model, vector=vector, image=image, owner=owner)
 
 
 def _query_photo_vector(query: SearchQuery, model: EmbeddingModel | None) -> tuple[np.ndarray | None, str]:
@@ -257,8 +261,8 @@ def _query_photo_vector(query: SearchQuery, model: EmbeddingModel | None) -> tup
         return None, ""
     model = _photo_model(model)
     if query.image is not None:
-        return _photo_keep(model, _embedder(model), query.image)
-    kept = query_photo_load(query.image_token, model=model)
+        return _photo_keep(model, _embedder(model), query.image, query.owner)
+    kept = query_photo_load(query.image_token, model=model, owner=query.owner)
     if kept is None:
         raise SearchError("That photo search has expired; add the photo again.")
     return kept.vector, query.image_token

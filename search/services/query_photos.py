@@ -1,55 +1,86 @@
 """Photo queries kept server-side under a token, so that pages, filter changes and the API's
 next page reuse the vector instead of embedding the photo again.
 
-Only the vector is kept (in the Django cache, Redis in this project) unless
+Kept in Postgres (``search.QueryPhoto``), apart from the Redis that carries the broker's queues
+(docs/adr/0008-query-photos-in-postgres.md). Only the vector is kept unless
 ``SNAPSHELF_SEARCH_KEEP_QUERY_PHOTO`` is set; then a downscaled JPEG of the photo is kept with it.
+
+A token is bound to its owner (the storefront session, the API key): a token seen in a URL, a
+shared link or a web server's access log finds nothing for anyone else. Tokens are never logged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
-from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
 from PIL import Image
 
 from search.conf import search_setting
-from search.models import EmbeddingModel
+from search.models import EmbeddingModel, QueryPhoto
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEPT_PHOTO_SIDE = 640
 
 
 @dataclass(frozen=True)
-class QueryPhoto:
+class KeptQuery:
     vector: np.ndarray
     photo_jpeg: bytes | None
 
 
-def _key(token: str) -> str:
-    return f"snapshelf:search:query:{token}"
-
-
-def query_photo_keep(*, model: EmbeddingModel, vector: np.ndarray, image: Image.Image) -> str:
-    """Store the query vector (and the photo, if the setting says so); return its token."""
+def query_photo_keep(*, model: EmbeddingModel, vector: np.ndarray, image: Image.Image, owner: str) -> str:
+    """Store the query vector (and the photo, if the setting says so) for ``owner``; return its token."""
     token = secrets.token_urlsafe(18)
-    photo = _jpeg(image) if search_setting("SEARCH_KEEP_QUERY_PHOTO") else None
-    entry = {"model_id": model.model_id, "vector": vector.astype(np.float32).tobytes(), "photo": photo}
-    cache.set(_key(token), entry, search_setting("SEARCH_QUERY_TTL_SECONDS"))
+    row = QueryPhoto(
+        token=token,
+        owner=_owner_hash(owner),
+        model_id=model.model_id,
+        vector=vector.astype(np.float32).tobytes(),
+        photo_jpeg=_jpeg(image) if search_setting("SEARCH_KEEP_QUERY_PHOTO") else None,
+        expires_at=timezone.now() + timedelta(seconds=search_setting("SEARCH_QUERY_TTL_SECONDS")),
+    )
+    if connection.in_atomic_block:  # a caller's transaction: its commit is not ours to relax
+        row.save(force_insert=True)
+        return token
+    with transaction.atomic():
+        # Not waiting for the WAL flush roughly halved the insert (ADR 0008); a crash can lose only
+        # the last moments' queries, and a shopper whose token is lost adds the photo again.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        row.save(force_insert=True)
     return token
 
 
-def query_photo_load(token: str, *, model: EmbeddingModel) -> QueryPhoto | None:
-    """The kept query, or None when the token is malformed, expired or from another model."""
+def query_photo_load(token: str, *, model: EmbeddingModel, owner: str) -> KeptQuery | None:
+    """The kept query, or None when the token is malformed, expired, another owner's or from
+    another model."""
     if not TOKEN.match(token or ""):
         return None
-    entry = cache.get(_key(token))
-    if not isinstance(entry, dict) or entry.get("model_id") != model.model_id:
+    row = QueryPhoto.objects.filter(token=token, expires_at__gt=timezone.now()).first()
+    if row is None or not hmac.compare_digest(row.owner, _owner_hash(owner)) or row.model_id != model.model_id:
         return None
-    return QueryPhoto(np.frombuffer(entry["vector"], dtype=np.float32), entry.get("photo"))
+    photo = bytes(row.photo_jpeg) if row.photo_jpeg is not None else None
+    return KeptQuery(np.frombuffer(bytes(row.vector), dtype=np.float32), photo)
+
+
+def query_photos_purge() -> int:
+    """Delete expired queries (periodic: ``search.tasks.query_photos_purge``)."""
+    deleted, _ = QueryPhoto.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+def _owner_hash(owner: str) -> str:
+    # Stored hashed: the table then holds no session keys.
+    return hashlib.sha256(f"snapshelf-query-photo:{owner}".encode()).hexdigest()
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.core import signing
 from rest_framework import exceptions
+from rest_framework.request import Request
 
 from catalog.image_intake import ImageRejected
 from search.conf import search_setting
@@ -16,6 +17,7 @@ from search.services.product_search import (
     product_search,
     query_photo_embed,
 )
+from storeapi.models import ApiKey
 
 CURSOR_SALT = "storeapi.search.cursor"
 
@@ -27,16 +29,19 @@ class ApiSearch:
     filters: SearchFilters
     limit: int
     cursor: str = ""
+    # Who the photo's token belongs to (api_search_owner): a cursor works only for its caller.
+    owner: str = ""
 
 
 def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
     """Run a search; returns the result and the cursor of the next page (None on the last)."""
     offset, image_token = _cursor_read(search.cursor) if search.cursor else (0, "")
     if search.image:
-        image_token = _photo_embed(search.image)
+        image_token = _photo_embed(search.image, owner=search.owner)
     query = SearchQuery(
-        text=search.text.strip(), image_token=image_token, filters=search.filters, limit=search.limit, offset=offset
-    )
+        text=search.text.strip(), image_token=image_token, owner=search.owner, filters=search.filters,
+        limit=search.limit, offset=offset,
+    )  # fmt: skip
     result = product_search(query)
     next_cursor = None
     # No cursor to a page the service would refuse (it ranks up to SNAPSHELF_SEARCH_MAX_DEPTH results).
@@ -45,10 +50,20 @@ def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
     return result, next_cursor
 
 
-def _photo_embed(data: bytes) -> str:
+def api_search_owner(request: Request) -> str:
+    """The caller a photo's token is bound to: the API key, else the staff user, else anyone
+    without a key (anonymous search shares one owner)."""
+    if isinstance(request.auth, ApiKey):
+        return f"api-key:{request.auth.pk}"
+    if request.user and request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return "api-anonymous"
+
+
+def _photo_embed(data: bytes, *, owner: str) -> str:
     """The photo decoded and embedded once, kept under a token (search.services.product_search)."""
     try:
-        return query_photo_embed(data)
+        return query_photo_embed(data, owner=owner)
     except ImageRejected as exc:
         raise exceptions.ValidationError({"image": [str(exc)]}) from exc
 

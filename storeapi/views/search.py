@@ -17,7 +17,7 @@ from storeapi.serializers.search import (
     SimilarResponseSerializer,
     search_request_validate,
 )
-from storeapi.services.search import ApiSearch, search_run
+from storeapi.services.search import ApiSearch, api_search_owner, search_run
 from storeapi.views.base import JSON_OR_MULTIPART, ApiView
 
 
@@ -35,7 +35,9 @@ class SearchView(ApiView):
     def post(self, request: Request) -> Response:
         data = search_request_validate(request.data)
         filters = SearchFilters(**data.get("filters", {}))
-        search = ApiSearch(data["text"], data.get("image"), filters, data["limit"], data.get("cursor", ""))
+        search = ApiSearch(
+            data["text"], data.get("image"), filters, data["limit"], data.get("cursor", ""), api_search_owner(request)
+        )
         try:
             result, next_cursor = search_run(search)
         except SearchError as exc:

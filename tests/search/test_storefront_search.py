@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.urls import reverse
 
@@ -184,3 +186,38 @@ def test_a_photo_that_will_not_decode_is_a_form_error_on_the_post(client, counte
     response = client.post(reverse(RESULTS), {"photo": upload("mug.jpg", b"\xff\xd8\xff\xe0 broken", "image/jpeg")})
     assert response.status_code == 400 and "could not be" in response.content.decode()
     assert counted == {"embed_images": 0, "product_search": 0}
+
+
+def test_a_photo_token_works_only_in_the_session_that_made_it_and_is_never_logged(client, demo_index, settings, caplog):
+    from django.test import Client
+
+    settings.SNAPSHELF_SEARCH_KEEP_QUERY_PHOTO = True
+    caplog.set_level(logging.DEBUG)
+    posted = client.post(reverse(RESULTS), {"photo": upload("mug.png", demo_photo_bytes("DEMO-MUG-RED"))})
+    results_url = posted["Location"]
+    token = results_url.split("token=")[1].split("&")[0]
+    mine = client.get(results_url)
+    assert mine.status_code == 200 and mine.context["result"].hits[0].product.sku == "DEMO-MUG-RED"
+    assert client.get(reverse("search:query-photo"), {"token": token}).status_code == 200
+    # The same link from another browser (a shared link, a logged URL) finds nothing.
+    stranger = Client()
+    refused = stranger.get(results_url)
+    assert refused.status_code == 400 and "expired" in refused.content.decode()
+    assert stranger.get(reverse("search:query-photo"), {"token": token}).status_code == 404
+    assert not [record for record in caplog.records if token in record.getMessage()]
+
+
+def test_expired_photo_queries_are_purged(client, demo_index, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from search.models import QueryPhoto
+    from search.services.query_photos import query_photos_purge
+
+    client.post(reverse(RESULTS), {"photo": upload("mug.png", demo_photo_bytes("DEMO-MUG-RED"))})
+    client.post(reverse(RESULTS), {"photo": upload("cap.png", demo_photo_bytes("DEMO-CAP-BLUE"))})
+    old, kept = QueryPhoto.objects.order_by("expires_at")[:2]
+    QueryPhoto.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert query_photos_purge() == 1
+    assert list(QueryPhoto.objects.values_list("pk", flat=True)) == [kept.pk]

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Category, Product
+from storeapi.services.api_keys import api_key_create
 from tests.search.search_fixtures import catalog_delete, demo_index_build, demo_photo_bytes
 from tests.storeapi.conftest import client_with
 
@@ -72,6 +73,15 @@ def test_photo_search_base64_with_filters_and_cursor_pages(shop):
         SEARCH, {"text": "mug", "filters": '{"attributes": {"colour": "blue"}}', "limit": 3}, format="multipart"
     )
     assert skus(multipart)[0] == "DEMO-MUG-BLUE"
+
+
+def test_a_photo_cursor_works_only_for_the_key_that_made_it(shop):
+    photo = base64.b64encode(demo_photo_bytes("DEMO-CAP-BLUE")).decode()
+    cursor = shop.post(SEARCH, {"image": photo, "limit": 4}, format="json").json()["next_cursor"]
+    assert shop.post(SEARCH, {"cursor": cursor, "limit": 4}, format="json").status_code == 200
+    other_shop = client_with(api_key_create(name="Other shop", kind="public")[1])
+    refused = other_shop.post(SEARCH, {"cursor": cursor, "limit": 4}, format="json")
+    assert refused.status_code == 400 and "expired" in str(refused.json())
 
 
 def test_category_alone_browses(shop):
