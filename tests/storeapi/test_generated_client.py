@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from search.embedders.registry import embedder_clear_cache
 from storeapi.services.api_keys import api_key_create
@@ -94,6 +94,17 @@ def start_worker(tmp_path, tiny_search):
 
 
 @pytest.fixture
+def request_connections_closed():
+    """The live server's request threads close their database connections after each request, as
+    with CONN_MAX_AGE=0: kept ones would outlive the threads and block dropping the test database."""
+    settings_dict = connections.settings[DEFAULT_DB_ALIAS]
+    max_age = settings_dict["CONN_MAX_AGE"]
+    settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    settings_dict["CONN_MAX_AGE"] = max_age
+
+
+@pytest.fixture
 def commits_without_fsync(transactional_db):
     """The live server commits each bulk row for real; waiting for the disk on each would be most of
     this test's time on a busy machine, and the throwaway database needs no durability."""
@@ -128,7 +139,7 @@ def photo(colour: tuple[int, int, int], name: str) -> Any:
 
 
 def test_an_integrators_whole_flow_through_a_generated_client(
-    api_client, commits_without_fsync, live_server, start_worker, image_server
+    api_client, commits_without_fsync, request_connections_closed, live_server, start_worker, image_server
 ):
     models = module("models")
     key = api_key_create(name="ERP sync", kind="write")[1]
