@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from catalog.models import Product, ProductImage
@@ -132,8 +133,6 @@ def test_cursor_pages_walk_every_product_once(api):
 
 def test_image_upload_multipart_and_list_and_delete(api):
     product = ProductFactory()
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     upload = SimpleUploadedFile("red.png", image_bytes((220, 10, 10)), content_type="image/png")
     url = f"{PRODUCTS}{product.pk}/images/"
     response = api.post(url, {"file": upload, "alt_text": "Red"}, format="multipart")
@@ -167,6 +166,19 @@ def test_image_url_is_queued_for_a_worker(api, image_server, settings):
     # The same URL again: nothing new is queued.
     assert api.post(url, {"image_url": image_server.url("red.png")}, format="json").status_code == 202
     assert ImageFetch.objects.count() == 1
+
+
+def test_requests_outside_the_documented_bodies_still_work(api, image_server):
+    """Before schema 1.1 an image_url could come as a form field; it is no longer documented
+    (multipart carries files) but existing clients keep working (CHANGELOG.md)."""
+    product = ProductFactory()
+    url = f"{PRODUCTS}{product.pk}/images/"
+    response = api.post(url, {"image_url": image_server.url("red.png"), "alt_text": "Red"}, format="multipart")
+    assert response.status_code == 202 and response.json()["url"] == image_server.url("red.png")
+    both = {"image_url": image_server.url("blue.png"), "file": SimpleUploadedFile("x.png", image_bytes((1, 2, 3)))}
+    assert error_of(api.post(url, both, format="multipart"))["details"] == {
+        "non_field_errors": ["Send either a file or an image_url."]
+    }
 
 
 def test_image_url_fetch_keeps_the_ssrf_guard(api, image_server):

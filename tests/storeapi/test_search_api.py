@@ -57,6 +57,13 @@ def test_photo_search_multipart_returns_the_matched_image(shop):
     assert first["distance"] < 0.05 and any("looks alike" in reason for reason in first["reasons"])
 
 
+def test_base64_photo_in_a_form_field_still_works(shop):
+    """Not in the schema since 1.1 (multipart carries the photo as a file), kept for existing clients."""
+    photo = base64.b64encode(demo_photo_bytes("DEMO-MUG-RED")).decode()
+    response = shop.post(SEARCH, {"image": photo, "limit": 3}, format="multipart")
+    assert skus(response)[0] == "DEMO-MUG-RED"
+
+
 def test_photo_search_base64_with_filters_and_cursor_pages(shop):
     photo = base64.b64encode(demo_photo_bytes("DEMO-CAP-BLUE")).decode()
     kitchen = Category.objects.get(name="Kitchen")
