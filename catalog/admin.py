@@ -2,26 +2,22 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html
-from sorl.thumbnail import get_thumbnail
 
 from catalog.forms import ProductImageForm
 from catalog.models import Category, Product, ProductImage
 
-THUMBNAIL_ERRORS = (OSError, ValueError)
 
-
-def image_thumbnail_html(image: ProductImage | None, size: str = "64x64") -> str:
+def image_thumbnail_html(image: ProductImage | None, side: int = 64) -> str:
+    """The image's stored card thumbnail (catalog/thumbnails.py), shown at most ``side`` pixels
+    wide and high; a page of the admin never makes one."""
     if image is None or not image.file:
         return "—"
-    try:
-        thumb = get_thumbnail(image.file, size, crop="center", quality=80)
-    except THUMBNAIL_ERRORS:
-        return "(unreadable)"
-    if not thumb or thumb.size is None:  # sorl logs the error and hands back an empty file
-        return "(unreadable)"
+    thumb = image.card_thumbnail
+    scale = min(1.0, side / thumb.width, side / thumb.height)
     return format_html(
         '<img src="{}" width="{}" height="{}" alt="{}" loading="lazy">',
-        thumb.url, thumb.width, thumb.height, image.alt_text or image.product.title,
+        thumb.url, max(1, round(thumb.width * scale)), max(1, round(thumb.height * scale)),
+        image.alt_text or image.product.title,
     )  # fmt: skip
 
 
@@ -44,7 +40,7 @@ class ProductImageInline(admin.TabularInline):
 
     @admin.display(description="Preview")
     def preview(self, obj: ProductImage) -> str:
-        return image_thumbnail_html(obj if obj.pk else None, "96x96")
+        return image_thumbnail_html(obj if obj.pk else None, 96)
 
 
 @admin.register(Product)

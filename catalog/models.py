@@ -6,6 +6,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 
+from catalog.thumbnails import Thumbnail, image_thumbnail
+
 CATEGORY_PATH_SEPARATOR = " > "
 # For select_related(): a product's category with two ancestors, so Category.full_path needs no
 # query per level for trees up to three deep (deeper levels are fetched on demand).
@@ -99,6 +101,10 @@ class ProductImage(models.Model):
         help_text="A photo taken as shoppers take them (in the shop, on a shelf): used to find the product "
         "by photo and for similar products, never shown on the storefront.",
     )
+    # Made by the indexing worker (catalog/thumbnails.py): {"card": {"name", "width", "height"}, ...}
+    # for the bytes whose SHA-256 is thumbnails_of; read them through card_thumbnail / detail_thumbnail.
+    thumbnails = models.JSONField(default=dict, blank=True, editable=False)
+    thumbnails_of = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -110,3 +116,11 @@ class ProductImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.sku} image {self.position}"
+
+    @property
+    def card_thumbnail(self) -> Thumbnail:
+        return image_thumbnail(self, "card")
+
+    @property
+    def detail_thumbnail(self) -> Thumbnail:
+        return image_thumbnail(self, "detail")

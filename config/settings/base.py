@@ -29,7 +29,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
-    "sorl.thumbnail",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -101,11 +100,6 @@ CACHES = {
         # millisecond when Redis is up.
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     },
-    "thumbnails": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "snapshelf-thumbnails",
-        "OPTIONS": {"MAX_ENTRIES": 20_000},
-    },
 }
 
 # Celery: Redis transport. The database records what still needs doing, so a lost message
@@ -157,16 +151,6 @@ STORAGES = {
 # Uploads above this size go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=30 * 1024 * 1024)
-
-# sorl-thumbnail keeps its key/value store in the cache (Redis) backed by the database.
-THUMBNAIL_KVSTORE = "sorl.thumbnail.kvstores.cached_db_kvstore.KVStore"
-# Thumbnail records never change once made, so each process keeps them in memory in front of the
-# database: a results page of 24 products then costs no Redis round trip per thumbnail.
-THUMBNAIL_CACHE = "thumbnails"
-THUMBNAIL_CACHE_TIMEOUT = 300
-THUMBNAIL_PRESERVE_FORMAT = False
-THUMBNAIL_FORMAT = "JPEG"
-THUMBNAIL_QUALITY = 85
 
 LOGGING = {
     "version": 1,

@@ -20,7 +20,6 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = "snapshelf-test"  # noqa: F405
-THUMBNAIL_DEBUG = True
 WHITENOISE_USE_FINDERS = True
 SERVE_MEDIA = True  # the browser tests load product images from the live server
 

@@ -19,11 +19,12 @@ from datetime import timedelta
 
 import numpy as np
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from catalog.image_intake import ImageRejected, image_to_rgb
 from catalog.models import CATEGORY_PATH_RELATED, Product, ProductImage
+from catalog.thumbnails import image_thumbnails_make, thumbnails_make_missing, thumbnails_stale
 from search.conf import search_setting
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 from search.vector_store import VectorWrite, vectors_write
@@ -176,12 +177,14 @@ class BatchResult:
     failed: int = 0
     retried: int = 0
     discarded: int = 0
+    thumbnails: int = 0  # images whose thumbnails the sweep made (not embedding work)
 
     def add(self, other: BatchResult) -> None:
         self.ready += other.ready
         self.failed += other.failed
         self.retried += other.retried
         self.discarded += other.discarded
+        self.thumbnails += other.thumbnails
 
     @property
     def processed(self) -> int:
@@ -259,7 +262,10 @@ def _load_inputs(kind: str, rows: list, result: BatchResult, worker: str) -> tup
         try:
             with row.image.file.open("rb") as handle:
                 data = handle.read()
-            inputs.append(image_to_rgb(data))
+            pixels = image_to_rgb(data)
+            if thumbnails_stale(row.image):  # made here, from the pixels decoded for the model
+                image_thumbnails_make(row.image, pixels)
+            inputs.append(pixels)
             ok_rows.append(row)
         except (ImageRejected, OSError) as exc:
             # The bytes will not decode (or are gone): fail now, with the reason, and move on.
@@ -291,8 +297,11 @@ def _rows_retry_or_fail(row_ids: list[int], kind: str, error: str, worker: str, 
 
 
 def embeddings_pending_exist() -> bool:
+    """Embedding work for a wanted model, or images without thumbnails for their bytes."""
     wanted = Q(model__status__in=["building", "active"]) & Q(status=EmbeddingStatus.PENDING)
-    return any(row_class.objects.filter(wanted).exists() for row_class in KINDS.values())
+    if any(row_class.objects.filter(wanted).exists() for row_class in KINDS.values()):
+        return True
+    return ProductImage.objects.exclude(thumbnails_of=F("sha256")).exists()
 
 
 def embeddings_process_available(*, time_budget: float | None = None, worker: str | None = None) -> BatchResult:
@@ -311,6 +320,13 @@ def embeddings_process_available(*, time_budget: float | None = None, worker: st
                     break
                 total.add(batch)
         embedding_model_activation_finish_if_built()
+    # Then thumbnails the batches did not make: images whose vectors were copied from identical
+    # bytes, images stored before thumbnails were kept (catalog/thumbnails.py).
+    while time.monotonic() < deadline:
+        made = thumbnails_make_missing(limit=search_setting("INDEX_BATCH_SIZE"))
+        if not made:
+            break
+        total.thumbnails += made
     return total
 
 

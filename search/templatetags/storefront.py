@@ -16,7 +16,6 @@ from django.utils import numberformat
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
-from sorl.thumbnail.conf import settings as sorl_settings
 
 from catalog.memo import ExpiringMemo
 from catalog.models import Product, ProductImage
@@ -24,11 +23,12 @@ from catalog.selectors import product_images
 from search.conf import search_setting
 from search.markup import html_format, html_join
 from search.services.product_search import SearchHit
-from search.thumbnails import thumbnail_get
 
 register = template.Library()
 
-CARD_THUMBNAIL = ("240x240", {"crop": "center"})
+# Written card heads are kept this long (seconds): a thumbnail the worker makes meanwhile is
+# part of the key, so it shows at once.
+CARD_HEAD_SECONDS = 300
 # A card is CARD_HEAD (link, picture, title, price, stock), its reasons, then CARD_END.
 CARD_HEAD = """<li class="card">
   <a href="{}">
@@ -88,11 +88,9 @@ def _card(
     return SafeString(head + tail + CARD_END)
 
 
-# Written card heads by everything they show (so an entry is right for as long as its thumbnail
-# is): the same products fill page after page, and writing a head cost ~20 us, a twentieth of a
-# results page. Entries live as long as search.thumbnails keeps the thumbnail answer they contain
-# (THUMBNAIL_CACHE_TIMEOUT); any settings change forgets them all (tests: languages, number
-# formats, storages).
+# Written card heads by everything they show: the same products fill page after page, and writing
+# a head cost ~20 us, a twentieth of a results page. Entries live CARD_HEAD_SECONDS; any settings
+# change forgets them all (tests: languages, number formats, storages).
 _card_heads: ExpiringMemo[tuple[object, ...], str] = ExpiringMemo(max_entries=20_000)
 
 
@@ -100,16 +98,14 @@ def _card_head(
     product: Product, image: ProductImage | None, url: str, price_format: Callable[[Decimal], str], language: str
 ) -> str:
     # price_format is the language's (_price_formatter), so the language stands for it in the key.
-    shown = None if image is None else (image.file.name, image.alt_text)
+    thumb = None if image is None else image.card_thumbnail  # stored by the worker, never made here
+    shown = None if image is None else (thumb, image.alt_text)
     key = (url, product.title, product.price, product.currency, product.in_stock, shown, language)
     kept = _card_heads.get(key)
     if kept is not None:
         return kept
-    picture: SafeString | str = ""
-    thumb = None
-    if image is None:
-        picture = NO_IMAGE
-    elif thumb := thumbnail_get(image.file, CARD_THUMBNAIL[0], **CARD_THUMBNAIL[1]):
+    picture: SafeString | str = NO_IMAGE
+    if image is not None and thumb is not None:
         picture = html_format(CARD_IMAGE, thumb.url, thumb.width, thumb.height, image.alt_text or product.title)
     head = html_format(
         CARD_HEAD,
@@ -120,8 +116,7 @@ def _card_head(
         product.currency,
         "" if product.in_stock else OUT_OF_STOCK,
     )
-    if image is None or thumb is not None:  # a failed thumbnail is asked for again next time
-        _card_heads.set(key, head, sorl_settings.THUMBNAIL_CACHE_TIMEOUT)
+    _card_heads.set(key, head, CARD_HEAD_SECONDS)
     return head
 
 

@@ -330,3 +330,40 @@ def test_the_active_model_is_read_at_most_once_per_recheck_interval_and_at_once_
     later = model_switch.time.monotonic() + 61
     monkeypatch.setattr(model_switch, "time", SimpleNamespace(monotonic=lambda: later))
     assert embedding_model_active() == old
+
+
+def test_the_worker_makes_thumbnails_from_the_pixels_it_embeds(tiny_models, media_root, monkeypatch):
+    from catalog import thumbnails
+
+    _, image = product_with_image("P-T")
+    embedding_model_bootstrap()
+    opened = []
+
+    def make_counted(image, pixels=None):
+        opened.append(pixels is not None)
+        return thumbnails.image_thumbnails_make(image, pixels)
+
+    monkeypatch.setattr("search.services.index_queue.image_thumbnails_make", make_counted)
+    embeddings_process_available()
+    assert opened == [True]  # made in the batch, from its decoded pixels (no second decode)
+    image.refresh_from_db()
+    assert image.thumbnails_of == image.sha256 and set(image.thumbnails) == {"card", "detail"}
+    assert image.card_thumbnail.url != image.file.url
+    assert (media_root / image.thumbnails["card"]["name"]).is_file()
+
+
+def test_the_sweep_makes_missing_thumbnails_where_vectors_were_copied(tiny_models, media_root):
+    from catalog.models import ProductImage
+
+    _, first = product_with_image("P-A")
+    embedding_model_bootstrap()
+    embeddings_process_available()
+    # Existing images from before thumbnails were kept, and the same bytes on another product
+    # (its vector is copied, nothing is decoded): the end of the worker's run makes theirs.
+    ProductImage.objects.update(thumbnails={}, thumbnails_of="")
+    _, second = product_with_image("P-B")
+    result = embeddings_process_available()
+    assert result.thumbnails == 2
+    for image in (first, second):
+        image.refresh_from_db()
+        assert image.thumbnails_of == image.sha256 and image.card_thumbnail.url != image.file.url

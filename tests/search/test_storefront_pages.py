@@ -31,13 +31,16 @@ def test_cards_show_link_thumbnail_alt_text_price_and_stock(client, settings, ca
     settings.SNAPSHELF_STOREFRONT_CARD_TEMPLATE = card_template
 
     from pytest_django.asserts import assertInHTML
-    from sorl.thumbnail import get_thumbnail
+
+    from catalog.thumbnails import image_thumbnails_make
 
     mug = ProductFactory(title="Mug <b>", price=Decimal("9.50"), in_stock=False)
     image, _ = product_image_add(product=mug, data=image_bytes((10, 120, 10)), alt_text="A mug & saucer")
+    image_thumbnails_make(image)  # as the worker does when it embeds the image
     lamp = ProductFactory(title="Bare lamp")
     page = client.get(reverse("search:home")).content.decode()
-    thumb = get_thumbnail(image.file, "240x240", crop="center")
+    thumb = image.card_thumbnail
+    assert thumb.url.endswith("-card-240x240c.jpg")
     assertInHTML(
         f'<li class="card"><a href="{mug.get_absolute_url()}">'
         f'<img src="{thumb.url}" width="{thumb.width}" height="{thumb.height}" alt="A mug &amp; saucer" loading="lazy">'
@@ -50,6 +53,31 @@ def test_cards_show_link_thumbnail_alt_text_price_and_stock(client, settings, ca
         '<span class="title">Bare lamp</span></a><span class="price">10.00 EUR</span></li>',
         page,
     )
+
+
+@pytest.mark.parametrize("card_template", ["", "search/product_card.html"])
+def test_pages_never_make_a_thumbnail_and_show_the_original_until_the_worker_has(
+    client, settings, media_root, card_template
+):
+    from catalog.thumbnails import image_thumbnails_make
+
+    settings.SNAPSHELF_STOREFRONT_CARD_TEMPLATE = card_template
+    mug = ProductFactory(title="Original mug")
+    image, _ = product_image_add(product=mug, data=image_bytes(size=(600, 300)))
+    before = sorted(media_root.rglob("*"))
+    home = client.get(reverse("search:home")).content.decode()
+    detail = client.get(mug.get_absolute_url()).content.decode()
+    assert sorted(media_root.rglob("*")) == before  # no thumbnail file made by a request
+    assert f'src="{image.file.url}" width="240" height="120"' in home
+    assert f'src="{image.file.url}" width="480" height="240"' in detail
+    image_thumbnails_make(image)
+    image.refresh_from_db()
+    assert (
+        f'src="{image.card_thumbnail.url}" width="240" height="240"'
+        in client.get(reverse("search:home")).content.decode()
+    )
+    detail = client.get(mug.get_absolute_url()).content.decode()
+    assert f'src="{image.detail_thumbnail.url}" width="480" height="240"' in detail
 
 
 def test_home_says_when_the_catalog_is_empty(client):

@@ -125,7 +125,6 @@ def test_a_search_only_shop_photo_finds_its_product_and_is_never_shown(client, d
 
     import numpy as np
     from PIL import Image
-    from sorl.thumbnail import get_thumbnail
 
     from catalog.services import product_image_add, product_upsert
     from search.services.index_queue import embeddings_process_available
@@ -142,8 +141,10 @@ def test_a_search_only_shop_photo_finds_its_product_and_is_never_shown(client, d
     assert first.product.sku == "SHELF-1" and first.distance < 0.05
     assert first.matched_image is None  # the card shows the product's shown image instead
     html = response.content.decode()
-    card = get_thumbnail(shown.file, "240x240", crop="center")
-    shop_photo = get_thumbnail(hidden.file, "240x240", crop="center")
+    shown.refresh_from_db()
+    hidden.refresh_from_db()
+    card, shop_photo = shown.card_thumbnail, hidden.card_thumbnail
+    assert shown.thumbnails and hidden.thumbnails  # made by the worker
     assert card.url in html and shop_photo.url not in html
     detail = client.get(product.get_absolute_url())
     assert [image.pk for image in detail.context["images"]] == [shown.pk]

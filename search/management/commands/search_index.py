@@ -74,7 +74,7 @@ class Command(BaseCommand):
             while True:
                 result = embeddings_process_available(time_budget=5)
                 bar.update(result.processed - result.retried)
-                if not result.processed:
+                if not result.processed and not result.thumbnails:
                     break
         status = index_status()
         failed = sum(entry.total(EmbeddingStatus.FAILED) for entry in status.models if entry.model.is_wanted)
