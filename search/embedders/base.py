@@ -57,6 +57,11 @@ class Embedder(ABC):
         rgb = [flatten_to_rgb(image) for image in images]
         return self._embed_batched(rgb, self._image_batch_embed, self.image_dim)
 
+    def embed_query_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Query photos (a shopper's, searched with) as vectors comparable with embed_images'.
+        The same by default; a model may describe a query differently from a catalog photo."""
+        return self.embed_images(images)
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, shape (N, text_dim)."""
         return self._embed_batched(list(texts), self._text_batch_embed, self.text_dim)

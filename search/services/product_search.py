@@ -252,7 +252,7 @@ def _photo_model(model: EmbeddingModel | None) -> EmbeddingModel:
 
 
 def _photo_keep(model: EmbeddingModel, embedder: Embedder, image: Image.Image, owner: str) -> tuple[np.ndarray, str]:
-    vector = embedder.embed_images([image])[0]
+    vector = embedder.embed_query_images([image])[0]
     return vector, query_photo_keep(model=model, vector=vector, image=image, owner=owner)
 
 

@@ -70,3 +70,30 @@ def test_histogram_ignores_white_background():
     large = Image.new("RGB", (50, 50), RED)
     np.testing.assert_allclose(foreground_hsv_histogram(small), foreground_hsv_histogram(large))
     assert foreground_hsv_histogram(Image.new("RGB", (50, 50), "white")).sum() == 0
+
+
+def test_a_query_photo_counts_its_centre_more_than_its_surroundings(offline_embedder):
+    """The product a shopper aims at sits in the middle; the shelf around it should count less."""
+    catalog_red, catalog_blue = offline_embedder.embed_images([mug(RED), mug(BLUE)])
+    # A red mug in the middle of a frame whose outer ring is a blue mug's photo.
+    scene = mug(BLUE).resize((IMAGE_SIZE, IMAGE_SIZE))
+    scene.paste(mug(RED).resize((IMAGE_SIZE * 3 // 7, IMAGE_SIZE * 3 // 7)), (IMAGE_SIZE * 2 // 7,) * 2)
+    as_catalog = offline_embedder.embed_images([scene])[0]
+    as_query = offline_embedder.embed_query_images([scene])[0]
+
+    assert as_query.shape == (1408,) and abs(float(np.linalg.norm(as_query)) - 1.0) < 1e-5
+    assert (as_query @ catalog_red - as_query @ catalog_blue) > (as_catalog @ catalog_red - as_catalog @ catalog_blue)
+
+
+def test_catalog_photos_are_described_as_before_the_query_regions(offline_embedder):
+    """Queries changed in fg-hist-v2; catalog vectors did not: the model id changed for the
+    calibration's sake, and the catalog vector is still the whole map's mean."""
+    assert "+fg-hist-v2-" in offline_embedder.model_id
+    image = mug(RED)
+    square = np.array(image_square(image))[None]
+    from search.embedders.offline import _pixels_normalise
+
+    features = offline_embedder._cnn.extract_features(_pixels_normalise(square))
+    cnn = features.mean(dim=(2, 3))[0].detach().numpy()
+    vector = offline_embedder.embed_images([image])[0]
+    assert _cosine(vector[:CNN_DIM], cnn) > 0.9999
