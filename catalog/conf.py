@@ -1,8 +1,24 @@
-"""The catalog app's settings, each overridable as ``SNAPSHELF_<NAME>`` in the project settings."""
+"""The catalog app's settings, each overridable as ``SNAPSHELF_<NAME>`` in the project settings,
+and the settings helper every Snapshelf app uses (``AppSettings``)."""
 
 from typing import Any
 
 from django.conf import settings
+
+
+class AppSettings:
+    """An app's settings: ``SNAPSHELF_<NAME>`` from the project's settings, else the app's default.
+
+    One per app (``catalog_setting``, ``search.conf.search_setting``, ``storeapi.conf.api_setting``),
+    each with its own defaults, so an app installed without the others knows its own settings. Read
+    on every call, so ``override_settings`` in tests and settings changed at startup both apply."""
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+
+    def __call__(self, name: str) -> Any:
+        return getattr(settings, f"SNAPSHELF_{name}", self.defaults[name])
+
 
 DEFAULTS: dict[str, Any] = {
     # Largest accepted image file, in bytes.
@@ -17,12 +33,6 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_CURRENCY": "EUR",
     # Where uploaded product images go in the default storage.
     "IMAGE_UPLOAD_TO": "products",
-    # Seconds a process keeps its copy of the category tree before asking the cache whether a
-    # category changed in another process (changes made in this process show at once). 0: ask
-    # on every read.
-    "CATEGORY_TREE_RECHECK_SECONDS": 1.0,
 }
 
-
-def catalog_setting(name: str) -> Any:
-    return getattr(settings, f"SNAPSHELF_{name}", DEFAULTS[name])
+catalog_setting = AppSettings(DEFAULTS)

@@ -2,7 +2,7 @@
 cache that holds nothing (a miss, a write that did not happen) and logs one warning.
 
 Everything this project keeps in the shared cache can be read again from the database (the
-category tree's version, colour choices, found API keys, the "no close match" threshold), so a
+colour choices and the "no close match" threshold, search.selectors.stats_cached), so a
 miss costs time, never an answer. Catching the error here, in one place, keeps every caller
 plain Django: ``cache.get(key)`` is None whether the key expired or Redis is down.
 

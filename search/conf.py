@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
+from catalog.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # The model the index starts with on a new install (later switches: `manage.py search_model activate`).
@@ -56,24 +56,15 @@ DEFAULTS: dict[str, Any] = {
     # above this similarity (difflib ratio, 0-1), chosen among the catalog words pg_trgm finds
     # nearest. 0.75 corrected 94% of one-edit typos of fashion catalog words (ADR 0005).
     "SEARCH_TYPO_CUTOFF": 0.75,
-    # How long the score distribution and the storefront's colour choices are cached
-    # (categories: catalog.selectors.categories_by_id).
+    # How long the score distribution and the storefront's colour choices stay in the cache
+    # (search.selectors.stats_cached: the one staleness rule of the request path's caches).
     "SEARCH_STATS_TTL_SECONDS": 300,
     # How long a photo query's vector is kept (paging, filters, crop) under its token.
     "SEARCH_QUERY_TTL_SECONDS": 3600,
     # Keep the (downscaled) query photo with its vector, so result pages can show it without JS.
     "SEARCH_KEEP_QUERY_PHOTO": False,
-    # A template for each product card on the storefront ("" is the built-in card, written in
-    # Python for speed; search/product_card.html is the same card as a template to start from).
-    # Its context: product, image (the matched or first image, or None), reasons, url.
-    "STOREFRONT_CARD_TEMPLATE": "",
     # Deepest result a query may page to (offset + limit).
     "SEARCH_MAX_DEPTH": 1000,
-    # Seconds a process keeps the active model's row before reading it again (outside
-    # transactions): a switch or reindex shows in other processes within this, in this one at once.
-    "SEARCH_ACTIVE_MODEL_RECHECK_SECONDS": 1.0,
 }
 
-
-def search_setting(name: str) -> Any:
-    return getattr(settings, f"SNAPSHELF_{name}", DEFAULTS[name])
+search_setting = AppSettings(DEFAULTS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, cast
 
 from django import forms
@@ -10,16 +9,14 @@ from django.core.files.uploadedfile import UploadedFile
 
 from catalog.conf import catalog_setting
 from catalog.models import Category
-from catalog.selectors import categories_by_id
-from search.selectors import filter_choices
+from catalog.selectors import categories_by_id, category_paths
+from search.selectors import attribute_values
 from search.services.product_search import SearchFilters, SearchQuery
-from search.widgets import FixedChoices, HtmlCheckboxInput, HtmlNumberInput, HtmlSelect
 
 PAGE_SIZE = 24
 MAX_PAGE = 40
 ALL_CATEGORIES = "All categories"
 ANY_COLOUR = "Any colour"
-INVALID_CHOICE = forms.ModelChoiceField.default_error_messages["invalid_choice"]
 
 
 class SearchForm(forms.Form):
@@ -28,40 +25,34 @@ class SearchForm(forms.Form):
     # A second input with capture="environment": phones open the camera for it.
     camera = forms.FileField(label="Take a photo", required=False)
     token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput)
-    # The options shown are filter_choices()'s, set in __init__; both they and the check of a
-    # chosen id come from the in-process category tree, so the form runs no query.
-    category = forms.Field(required=False, widget=HtmlSelect)
-    colour = forms.ChoiceField(required=False, widget=HtmlSelect)
-    price_min = forms.DecimalField(
-        label="Price from", required=False, min_value=0, max_digits=12, decimal_places=2, widget=HtmlNumberInput
-    )
-    price_max = forms.DecimalField(
-        label="Price to", required=False, min_value=0, max_digits=12, decimal_places=2, widget=HtmlNumberInput
-    )
-    in_stock = forms.BooleanField(label="In stock only", required=False, widget=HtmlCheckboxInput)
+    # The options are set in __init__ from one read of the categories, which clean_category
+    # also looks the chosen id up in.
+    category = forms.ChoiceField(required=False)
+    colour = forms.ChoiceField(required=False)
+    price_min = forms.DecimalField(label="Price from", required=False, min_value=0, max_digits=12, decimal_places=2)
+    price_max = forms.DecimalField(label="Price to", required=False, min_value=0, max_digits=12, decimal_places=2)
+    in_stock = forms.BooleanField(label="In stock only", required=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = filter_choices("colour")
-        cast(forms.ChoiceField, self.fields["colour"]).choices = _colour_choices(tuple(choices.attribute_values))
-        self.fields["category"].widget.choices = _category_choices(choices.categories)  # type: ignore[attr-defined]
+        self.categories = categories_by_id()
+        colours = attribute_values("colour")
+        cast(forms.ChoiceField, self.fields["colour"]).choices = [
+            ("", ANY_COLOUR),
+            *((value, value.title()) for value in colours),
+        ]
+        cast(forms.ChoiceField, self.fields["category"]).choices = [
+            ("", ALL_CATEGORIES),
+            *category_paths(self.categories),
+        ]
         # The uploaded photo's bytes; the view has them decoded and embedded once (query_photo_embed).
         self.photo_data: bytes | None = None
 
     def clean_category(self) -> Category | None:
-        """The chosen category (with its ancestors) from catalog.selectors.categories_by_id(), or
-        Django's "Select a valid choice" error, as a ModelChoiceField gives."""
+        """The chosen category, its ancestors loaded (ChoiceField has checked it is one)."""
         value = self.cleaned_data.get("category")
-        if value in self.fields["category"].empty_values:
-            return None
-        try:
-            category = categories_by_id().get(int(str(value)))
-        except (TypeError, ValueError, OverflowError):
-            category = None
-        if category is None:
-            raise forms.ValidationError(INVALID_CHOICE, code="invalid_choice")
-        return category
+        return self.categories[int(value)] if value else None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -107,25 +98,3 @@ class SearchForm(forms.Form):
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
-
-
-# The filters' choices are made once per list of options and shared by every form (FixedChoices:
-# no normalising per form, and the widgets write their <option>s once).
-
-
-@functools.lru_cache(maxsize=16)
-def _colour_choices(values: tuple[str, ...]) -> FixedChoices:
-    return FixedChoices([("", ANY_COLOUR), *((value, value.title()) for value in values)])
-
-
-class _CategoryChoices:
-    # category_paths() gives the same list until the category tree changes; kept with its
-    # choices in one attribute, read and replaced whole.
-    memo: tuple[list[tuple[int, str]] | None, FixedChoices] = (None, FixedChoices(()))
-
-
-def _category_choices(paths: list[tuple[int, str]]) -> FixedChoices:
-    memo = _CategoryChoices.memo
-    if memo[0] is not paths:
-        memo = _CategoryChoices.memo = (paths, FixedChoices([("", ALL_CATEGORIES), *paths]))
-    return memo[1]

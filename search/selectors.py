@@ -1,23 +1,24 @@
-"""Reads about the search index (status, throughput, errors) and the storefront's filter options.
+"""Reads about the search index (status, throughput, errors), the storefront's colour options,
+and the cache of whole-catalog figures (stats_cached).
 Vector queries: search/vector_store.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import NamedTuple
+from typing import TypeVar, cast
 
 from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from catalog.memo import ExpiringMemo
 from catalog.models import Product
-from catalog.selectors import category_paths
 from search.conf import search_setting
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 
+T = TypeVar("T")
 KIND_ROWS: dict[str, type[ImageEmbedding] | type[ProductEmbedding]] = {
     "image": ImageEmbedding,
     "product": ProductEmbedding,
@@ -77,42 +78,22 @@ def index_status(*, error_limit: int = 10) -> IndexStatus:
     )
 
 
-class FilterChoices(NamedTuple):
-    attribute_values: list[str]  # the most common values, lower case, sorted
-    categories: list[tuple[int, str]]  # (id, full path), by parent and then name
+def attribute_values(attribute: str, *, limit: int = 50) -> list[str]:
+    """The storefront filter's options for an attribute (colour): its most common values among
+    active products, lower case, sorted. A count over every product, so kept by stats_cached."""
+    return stats_cached(f"attribute-values:{attribute}:{limit}", lambda: _attribute_values_read(attribute, limit))
 
 
-def filter_choices(attribute: str, *, limit: int = 50) -> FilterChoices:
-    """The storefront filters' options: an attribute's most common values (cached for
-    SEARCH_STATS_TTL_SECONDS, and kept in this process for up to ATTRIBUTE_VALUES_LOCAL_SECONDS
-    more) and the categories (catalog.selectors.category_paths: the in-process category tree,
-    which the form also checks a chosen category against)."""
-    return FilterChoices(_attribute_values(attribute, limit), category_paths())
+def stats_cached(name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in Django's cache for SNAPSHELF_SEARCH_STATS_TTL_SECONDS under ``name``.
 
-
-# Every storefront form needs the colours, and reading them from the shared cache cost ~0.1 ms of
-# each search page; they are counts that may already be SEARCH_STATS_TTL_SECONDS old.
-ATTRIBUTE_VALUES_LOCAL_SECONDS = 5.0
-_attribute_values_kept: ExpiringMemo[tuple[str, int], list[str]] = ExpiringMemo(max_entries=1_000)
-
-
-def _attribute_values(attribute: str, limit: int) -> list[str]:
-    kept = _attribute_values_kept.get((attribute, limit))
-    if kept is not None:
-        return kept
-    ttl = search_setting("SEARCH_STATS_TTL_SECONDS")
-    cache_key = f"snapshelf:search:attribute-values:{attribute}"
-    values = cache.get(cache_key)
-    if values is None:
-        values = _attribute_values_read(attribute, limit)
-        cache.set(cache_key, values, ttl)
-    _attribute_values_kept.set((attribute, limit), values, min(ttl, ATTRIBUTE_VALUES_LOCAL_SECONDS))
-    return values
-
-
-def attribute_values_forget() -> None:
-    """Forget the colours this process keeps (tests that change them in the shared cache)."""
-    _attribute_values_kept.clear()
+    The one staleness rule of the request path's caches: only figures computed over the whole
+    catalog (the colour choices, the model's score distribution) are cached, and a change to
+    the catalog shows in them within that time. Everything a shopper acts on (products, prices,
+    categories, the active model, API keys) is read from the database on every request."""
+    return cast(
+        T, cache.get_or_set(f"snapshelf:search:stats:{name}", compute, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    )
 
 
 def _attribute_values_read(key: str, limit: int) -> list[str]:

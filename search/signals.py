@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 from catalog.selectors import category_subtree_ids
-from search.models import EmbeddingModel
 from search.services.index_queue import image_embeddings_mark_pending, product_embeddings_mark_pending
 from search.services.keywords import product_keywords_refresh
-from search.services.model_switch import embedding_model_active_forget
 from search.tasks import embeddings_process_enqueue
 
 
@@ -42,12 +40,3 @@ def category_saved(sender: type, instance: Category, created: bool, **kwargs: An
     product_keywords_refresh(products)
     if product_embeddings_mark_pending(products):
         transaction.on_commit(embeddings_process_enqueue)
-
-
-@receiver(post_save, sender=EmbeddingModel, dispatch_uid="search_embedding_model_saved")
-@receiver(post_delete, sender=EmbeddingModel, dispatch_uid="search_embedding_model_deleted")
-def embedding_model_changed(sender: type, **kwargs: Any) -> None:
-    # Now (a read inside the transaction skips what is kept anyway) and after the commit (a
-    # search between the two would otherwise keep the old row).
-    embedding_model_active_forget()
-    transaction.on_commit(embedding_model_active_forget)

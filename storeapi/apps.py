@@ -7,6 +7,6 @@ class StoreApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # CORS origin check for public keys; OpenAPI extensions; forgetting cached keys on save/delete;
-        # the check that the project merged the schema settings.
-        from storeapi import checks, cors, schema, signals  # noqa: F401
+        # CORS origin check for public keys; OpenAPI extensions; the check that the project merged
+        # the schema settings.
+        from storeapi import checks, cors, schema  # noqa: F401

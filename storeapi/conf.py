@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
+from catalog.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Requests per key (or per client address without a key), by key kind; DRF rate syntax.
@@ -24,9 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_FETCH_RETRY_AFTER_SECONDS": 120,
 }
 
-
-def api_setting(name: str) -> Any:
-    return getattr(settings, f"SNAPSHELF_{name}", DEFAULTS[name])
+api_setting = AppSettings(DEFAULTS)
 
 
 # drf-spectacular's settings for the API's schema. A project merges them into its own, so that the

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import QuerySet
 
-from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
-from catalog.selectors import category_subtree_ids
+from catalog.models import Category, Product
+from catalog.selectors import products_filtered, products_with_images
 
 
 @dataclass(frozen=True)
@@ -24,28 +24,20 @@ class ProductListFilters:
 
 
 def product_list(filters: ProductListFilters) -> QuerySet[Product]:
-    """Every product (inactive ones too: a sync must see them) matching ``filters``."""
-    products = Product.objects.select_related(CATEGORY_PATH_RELATED).prefetch_related(
-        Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"))
+    """Every product (inactive ones too: a sync must see them) matching ``filters``, with its
+    category and all its images loaded (the search-only ones too: the image list shows them)."""
+    return products_filtered(
+        products_with_images(shown_only=False),
+        updated_after=filters.updated_after,
+        updated_before=filters.updated_before,
+        skus=filters.skus,
+        category=filters.category,
+        brand=filters.brand,
+        is_active=filters.is_active,
+        in_stock=filters.in_stock,
+        title_or_sku=filters.q,
     )
-    if filters.updated_after is not None:
-        products = products.filter(updated_at__gt=filters.updated_after)
-    if filters.updated_before is not None:
-        products = products.filter(updated_at__lte=filters.updated_before)
-    if filters.skus:
-        products = products.filter(sku__in=filters.skus)
-    if filters.category is not None:
-        products = products.filter(category_id__in=category_subtree_ids(filters.category))
-    if filters.brand:
-        products = products.filter(brand__iexact=filters.brand)
-    if filters.is_active is not None:
-        products = products.filter(is_active=filters.is_active)
-    if filters.in_stock is not None:
-        products = products.filter(in_stock=filters.in_stock)
-    if filters.q:
-        products = products.filter(Q(title__icontains=filters.q) | Q(sku__icontains=filters.q))
-    return products
 
 
 def product_get(product_id: int) -> Product | None:
-    return product_list(ProductListFilters()).filter(pk=product_id).first()
+    return products_with_images(shown_only=False).filter(pk=product_id).first()

@@ -25,6 +25,7 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
@@ -45,16 +46,22 @@ logger = logging.getLogger(__name__)
 @functools.cache
 def throttle_limiter() -> SlidingWindowCounterRateLimiter | None:
     """The rate limiter on the default cache's Redis, built once per process; None when the
-    default cache is not Redis. It shares the cache's connection pool (so the same server,
-    database, credentials and timeouts, and no extra connections) and its key prefix."""
+    default cache is not Django's Redis backend. It talks to the cache's primary server (the
+    first of its LOCATION, the one Django writes to) with the cache's OPTIONS, through its own
+    redis-py connection pool, and counts under the cache's key prefix."""
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
         return None
-    # Django's Redis client (``_cache``) gives out clients on its pool for the primary server.
-    pool = cache._cache.get_client(write=True).connection_pool
+    config = settings.CACHES["default"]
+    location = config["LOCATION"]
+    servers = location.split(",") if isinstance(location, str) else list(location)
+    options = {key: value for key, value in config.get("OPTIONS", {}).items() if key not in _NOT_POOL_OPTIONS}
     prefix = f"{cache.key_prefix or 'snapshelf'}:throttle"
-    # The URI only tells limits to use redis-py; the pool says where the server is.
-    return SlidingWindowCounterRateLimiter(RedisStorage("redis://", connection_pool=pool, key_prefix=prefix))
+    return SlidingWindowCounterRateLimiter(RedisStorage(servers[0].strip(), key_prefix=prefix, **options))
+
+
+# Django's RedisCache OPTIONS that choose its own classes rather than configure the connection.
+_NOT_POOL_OPTIONS = {"parser_class", "pool_class", "serializer"}
 
 
 @receiver(setting_changed, dispatch_uid="storeapi.throttle_limiter_reset")

@@ -12,10 +12,25 @@ def media_root(tmp_path, settings):
     return settings.MEDIA_ROOT
 
 
-@pytest.fixture(autouse=True)
-def attribute_values_fresh():
-    """Each test reads the colour choices from the shared cache (which tests clear), not from
-    what this process kept of an earlier test's catalog."""
-    from search.selectors import attribute_values_forget
+@pytest.fixture(scope="module")
+def demo_index(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo catalog indexed by the offline preset, committed once per module (embedding
+    it per test would cost seconds each): the one indexed catalog the search and API tests share.
+    Modules using it override ``media_root`` with ``demo_media_root`` so that the catalog's
+    files stay where the index was built."""
+    from django.test import override_settings
 
-    attribute_values_forget()
+    from tests.search.search_fixtures import catalog_delete, demo_index_build
+
+    folder = tmp_path_factory.mktemp("demo-media")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=folder):
+        model = demo_index_build()
+        model.media_root = folder
+        yield model
+        catalog_delete()
+
+
+@pytest.fixture
+def demo_media_root(demo_index, settings):
+    settings.MEDIA_ROOT = demo_index.media_root
+    return settings.MEDIA_ROOT

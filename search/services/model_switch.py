@@ -8,14 +8,11 @@ transaction (the old model retires). ``embedding_model_prune`` deletes retired v
 
 from __future__ import annotations
 
-import copy
 import logging
-import time
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from catalog.model_rows import model_columns, model_from_row, rows_fetch
 from search.conf import search_setting
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
 from search.services.index_queue import KINDS, embeddings_fill_missing
@@ -29,40 +26,9 @@ class ModelSwitchError(ValueError):
 
 
 def embedding_model_active() -> EmbeddingModel | None:
-    """The model searches use (a copy: change and save it as you like). Every search asks, so
-    outside a transaction a process reads the row at most once per
-    SEARCH_ACTIVE_MODEL_RECHECK_SECONDS: a switch, a reindex or an edit committed in this process
-    shows at once (embedding_model_active_forget, on every save), one committed in another process
-    within that time. Inside a transaction (which may be switching) the row is read every time.
-    The read is one statement on a plain cursor, ~0.15 ms warm but ~0.45 ms as the first
-    statement of a request."""
-    if connection.in_atomic_block:
-        return _active_read()
-    now = time.monotonic()
-    until, model = _ActiveModel.kept
-    if now >= until:
-        model = _active_read()
-        _ActiveModel.kept = (now + search_setting("SEARCH_ACTIVE_MODEL_RECHECK_SECONDS"), model)
-    return copy.copy(model)
-
-
-class _ActiveModel:
-    # (time.monotonic() until which it is used without reading, the row); one attribute, read
-    # and replaced whole by any thread.
-    kept: tuple[float, EmbeddingModel | None] = (0.0, None)
-
-
-def embedding_model_active_forget() -> None:
-    """Make this process read the active model again at its next search."""
-    _ActiveModel.kept = (0.0, None)
-
-
-def _active_read() -> EmbeddingModel | None:
-    rows = rows_fetch(
-        f"SELECT {model_columns(EmbeddingModel, 'm')} FROM {EmbeddingModel._meta.db_table} m WHERE m.status = %s",
-        [EmbeddingModel.Status.ACTIVE.value],
-    )
-    return model_from_row(EmbeddingModel, rows[0]) if rows else None
+    """The model searches use, read on every call (one indexed statement), so a switch or a
+    reindex shows in the next search of every process."""
+    return EmbeddingModel.objects.filter(status=EmbeddingModel.Status.ACTIVE).first()
 
 
 def embedding_model_register(name: str) -> EmbeddingModel:

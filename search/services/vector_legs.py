@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from django.core.cache import cache
 
-from catalog.memo import ExpiringMemo
 from search.conf import search_setting
 from search.models import EmbeddingModel
+from search.selectors import stats_cached
 from search.vector_store import (
     Neighbour,
     ProductFilter,
@@ -42,34 +41,13 @@ def neighbours(
     model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter
 ) -> list[Neighbour]:
     """``limit`` nearest rows that pass the filter, never fewer than exist."""
-    if _rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS"):
+    if filtered_rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS"):
         return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
     rows = neighbours_hnsw(model, kind, vector, limit=limit, product_filter=product_filter)
     if len(rows) < limit:
         # The index scan gave up (max_scan_tuples) or the estimate was wrong: only an exact
         # scan can tell "fewer exist" from "not found".
         return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
-    return rows
-
-
-# The planner's estimate moves only with the table's statistics (ANALYZE, autovacuum), and asking
-# for it cost a statement per leg; each filter's is kept in this process for ESTIMATE_SECONDS. A
-# stale one costs speed, never results: a short HNSW answer falls back to an exact scan, and an
-# exact scan is always complete.
-ESTIMATE_SECONDS = 30.0
-_estimates: ExpiringMemo[tuple[object, ...], int] = ExpiringMemo(max_entries=10_000)
-
-
-def _rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter) -> int:
-    key = (model.pk, kind, product_filter.sql, product_filter.params)
-    try:
-        kept = _estimates.get(key)
-    except TypeError:  # a parameter that cannot be a key: ask every time
-        return filtered_rows_estimate(model, kind, product_filter)
-    if kept is not None:
-        return kept
-    rows = filtered_rows_estimate(model, kind, product_filter)
-    _estimates.set(key, rows, ESTIMATE_SECONDS)
     return rows
 
 
@@ -104,14 +82,14 @@ def no_match_distance(model: EmbeddingModel) -> float | None:
     SEARCH_NO_MATCH_QUANTILE quantile of distances between random pairs of catalog images.
     None while the catalog is too small to say."""
     quantile = float(search_setting("SEARCH_NO_MATCH_QUANTILE"))
-    key = f"snapshelf:search:no-match:{model.pk}:{quantile}"
-    cached = cache.get(key)
-    if cached is not None:
-        return None if cached < 0 else float(cached)
-    sample = vectors_sample(model, "image", size=DISTANCE_SAMPLE)
-    threshold = -1.0
-    if len(sample) >= 20:
-        distances = 1.0 - sample @ sample.T
-        threshold = float(np.quantile(distances[np.triu_indices(len(sample), k=1)], quantile))
-    cache.set(key, threshold, search_setting("SEARCH_STATS_TTL_SECONDS"))
+    threshold = stats_cached(f"no-match:{model.pk}:{quantile}", lambda: _distance_quantile(model, quantile))
     return None if threshold < 0 else threshold
+
+
+def _distance_quantile(model: EmbeddingModel, quantile: float) -> float:
+    """The quantile of distances between random pairs of image vectors; -1.0 for too few."""
+    sample = vectors_sample(model, "image", size=DISTANCE_SAMPLE)
+    if len(sample) < 20:
+        return -1.0
+    distances = 1.0 - sample @ sample.T
+    return float(np.quantile(distances[np.triu_indices(len(sample), k=1)], quantile))

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage
+from catalog.selectors import product_images
 from storeapi.models import ImageFetch
 from storeapi.serializers.fields import (
     AttributesField,
@@ -56,7 +57,7 @@ class ProductImageSerializer(serializers.ModelSerializer):
 
 class ProductSerializer(serializers.ModelSerializer):
     category = serializers.SerializerMethodField(help_text="The category path, e.g. 'Apparel > Tops'.")
-    images = ProductImageSerializer(many=True, read_only=True)
+    images = serializers.SerializerMethodField(help_text="The images shoppers see (never search-only photos).")
     price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
     # Blank when unknown, so not a "uri" in the schema.
     url = serializers.CharField(read_only=True, help_text="The product's page in the store, or ''.")
@@ -71,6 +72,10 @@ class ProductSerializer(serializers.ModelSerializer):
 
     def get_category(self, product: Product) -> str:
         return product.category.full_path if product.category else ""
+
+    @extend_schema_field(ProductImageSerializer(many=True))
+    def get_images(self, product: Product) -> Any:
+        return ProductImageSerializer(product_images(product), many=True, context=self.context).data
 
 
 class ImageUrlSerializer(serializers.Serializer):

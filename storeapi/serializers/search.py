@@ -7,7 +7,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.fields import SkipField, empty
 from rest_framework.utils import html
 
 from catalog.conf import catalog_setting
@@ -134,28 +133,6 @@ def _request_check(attrs: dict[str, Any]) -> dict[str, Any]:
     if not any((attrs.get("text", "").strip(), attrs.get("image"), attrs.get("cursor"), filters.get("category"))):
         raise serializers.ValidationError("Send text, an image (or both), or a category filter to browse.")
     return attrs
-
-
-def search_request_validate(data: Any) -> dict[str, Any]:
-    """SearchRequestSerializer's ``validated_data`` for ``data``, or its ValidationError.
-
-    Most searches are a JSON body with a text and perhaps a limit. Those are checked here with the
-    serializer's own field objects and checks, without building a serializer, which deep-copies
-    all its fields (the nested filters too) for every instance: ~0.1 ms of a search request for
-    ~5 us of checking. Anything else, and anything refused here, goes through the serializer, so
-    errors keep its shape. tests/storeapi/test_search_api.py compares both on many bodies."""
-    if type(data) is dict and "text" in data and data.keys() <= {"text", "limit"}:
-        # Unbound fields: their root is themselves, which has no form data, so JSON types are enforced.
-        fields = SearchRequestSerializer._declared_fields
-        try:
-            text = fields["text"].run_validation(data["text"])
-            limit = _limit_check(fields["limit"].run_validation(data.get("limit", empty)))
-            return _request_check({"text": text, "limit": limit})
-        except (serializers.ValidationError, SkipField):
-            pass
-    serializer = SearchRequestSerializer(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class SearchHitSerializer(serializers.Serializer):

@@ -29,7 +29,6 @@ from storeapi.serializers.products import (
     ProductUpsertResultSerializer,
     ProductWriteSerializer,
 )
-from storeapi.serializers.representations import product_data, product_image_data, products_data
 from storeapi.services.image_fetches import image_fetch_queue
 from storeapi.services.products import (
     bulk_summary,
@@ -73,7 +72,7 @@ class ProductListView(ApiGenericView):
             in_stock=data.get("in_stock"), q=data.get("q", ""),
         )  # fmt: skip
         page = self.paginate_queryset(product_list(filters)) or []
-        return self.get_paginated_response(products_data(page, request))
+        return self.get_paginated_response(ProductSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(
         tags=TAG_PRODUCTS,
@@ -90,13 +89,17 @@ class ProductListView(ApiGenericView):
 
 def _product_data(product: Product, request: Request) -> dict[str, Any]:
     # Loaded again, with images and category as in lists (404 if it was deleted meanwhile).
-    return product_data(_product_or_404(product.pk), request)
+    return _product_json(_product_or_404(product.pk), request)
+
+
+def _product_json(product: Product, request: Request) -> dict[str, Any]:
+    return ProductSerializer(product, context={"request": request}).data
 
 
 class ProductDetailView(ApiView):
     @extend_schema(tags=TAG_PRODUCTS, summary="Get a product", responses=ProductSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(product_data(_product_or_404(pk), request))
+        return Response(_product_json(_product_or_404(pk), request))
 
     @extend_schema(
         tags=TAG_PRODUCTS,
@@ -167,7 +170,7 @@ class ProductImageListView(ApiView):
     )
     def get(self, request: Request, pk: int) -> Response:
         product = _product_or_404(pk)
-        return Response([product_image_data(image, request) for image in product.images.all()])
+        return Response(ProductImageSerializer(product.images.all(), many=True, context={"request": request}).data)
 
     @extend_schema(
         tags=TAG_PRODUCTS,
@@ -196,7 +199,7 @@ class ProductImageListView(ApiView):
             )
         except ImageRejected as exc:
             raise ValidationError({"file": [str(exc)]}) from exc
-        body = product_image_data(image, request)
+        body = ProductImageSerializer(image, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def _queue(self, product: Product, data: dict[str, Any]) -> Response:

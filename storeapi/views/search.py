@@ -7,15 +7,13 @@ from rest_framework.response import Response
 
 from catalog.models import Product
 from search.services.product_search import SearchError, SearchFilters, products_similar
-from storeapi.serializers.products import CategorySerializer
-from storeapi.serializers.representations import search_hits_data
 from storeapi.serializers.search import (
     SearchPhotoUploadSerializer,
     SearchQuerySerializer,
+    SearchRequestSerializer,
     SearchResponseSerializer,
     SimilarParamsSerializer,
     SimilarResponseSerializer,
-    search_request_validate,
 )
 from storeapi.services.search import ApiSearch, api_search_owner, search_run
 from storeapi.views.base import JSON_OR_MULTIPART, ApiView
@@ -33,7 +31,9 @@ class SearchView(ApiView):
         responses=SearchResponseSerializer,
     )
     def post(self, request: Request) -> Response:
-        data = search_request_validate(request.data)
+        serializer = SearchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         filters = SearchFilters(**data.get("filters", {}))
         search = ApiSearch(
             data["text"], data.get("image"), filters, data["limit"], data.get("cursor", ""), api_search_owner(request)
@@ -43,18 +43,15 @@ class SearchView(ApiView):
         except SearchError as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
         body = {
-            "results": search_hits_data(result.hits, request),
+            "results": result.hits,
             "next_cursor": next_cursor,
             "close_match": result.close_match,
             "fallback": result.fallback,
             "model": result.model_name,
             "corrected_text": result.corrected_text,
-            # Most searches suggest none; an empty ListSerializer still costs ~20 us to build.
-            "suggested_categories": (
-                CategorySerializer(result.suggested_categories, many=True).data if result.suggested_categories else []
-            ),
+            "suggested_categories": result.suggested_categories,
         }
-        return Response(body)
+        return Response(SearchResponseSerializer(body, context={"request": request}).data)
 
 
 class ProductSimilarView(ApiView):
@@ -72,4 +69,4 @@ class ProductSimilarView(ApiView):
         if product is None:
             raise NotFound(f"There is no active product with id {pk}.")
         hits = products_similar(product, limit=params.validated_data["limit"])
-        return Response({"results": search_hits_data(hits, request)})
+        return Response(SimilarResponseSerializer({"results": hits}, context={"request": request}).data)

@@ -39,26 +39,3 @@ def tiny_models(settings, embedding_models_setting):
 def tiny_models_env(embedding_models_setting):
     """The same, as environment variables for worker processes."""
     return {"SNAPSHELF_EMBEDDING_MODELS": json.dumps(embedding_models_setting), "SNAPSHELF_SEARCH_MODEL": "tiny"}
-
-
-@pytest.fixture(scope="module")
-def demo_index(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The demo catalog indexed by the offline preset, committed once per module (embedding
-    it per test would cost seconds each). Modules using it override ``media_root`` with
-    ``demo_media_root`` so that the catalog's files stay where the index was built."""
-    from django.test import override_settings
-
-    from tests.search.search_fixtures import catalog_delete, demo_index_build
-
-    folder = tmp_path_factory.mktemp("demo-media")
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=folder):
-        model = demo_index_build()
-        model.media_root = folder
-        yield model
-        catalog_delete()
-
-
-@pytest.fixture
-def demo_media_root(demo_index, settings):
-    settings.MEDIA_ROOT = demo_index.media_root
-    return settings.MEDIA_ROOT

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -301,34 +300,22 @@ def test_renaming_a_category_requeues_the_text_of_products_below_it(tiny_models)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_active_model_is_read_at_most_once_per_recheck_interval_and_at_once_after_a_change(
-    tiny_models, settings, monkeypatch
-):
+def test_the_active_model_is_read_for_every_search_so_a_switch_anywhere_shows_at_once(tiny_models):
     from django.test.utils import CaptureQueriesContext
 
     from search.models import EmbeddingModel
-    from search.services import model_switch
 
-    settings.SNAPSHELF_SEARCH_ACTIVE_MODEL_RECHECK_SECONDS = 60
-    model_switch.embedding_model_active_forget()
     old = embedding_model_activate("tiny")
     embeddings_process_available()
     with CaptureQueriesContext(connection) as queries:
-        first = embedding_model_active()
-        second = embedding_model_active()
-    assert first == second == old and len(queries) == 1  # kept in the process
-    first.name = "changed by a caller"
-    assert embedding_model_active().name == "tiny"  # callers get copies
-    # A switch in this process shows at once.
+        assert embedding_model_active() == old
+    assert len(queries) == 1
     embedding_model_activate("tiny2")
     embeddings_process_available()
     assert embedding_model_active().name == "tiny2"
-    # One made by another process (no signal here) shows after the interval.
+    # A switch made by another process (no signal here) shows at the next read.
     EmbeddingModel.objects.filter(name="tiny2").update(status="retired")
     EmbeddingModel.objects.filter(pk=old.pk).update(status="active")
-    assert embedding_model_active().name == "tiny2"
-    later = model_switch.time.monotonic() + 61
-    monkeypatch.setattr(model_switch, "time", SimpleNamespace(monotonic=lambda: later))
     assert embedding_model_active() == old
 
 

@@ -1,25 +1,20 @@
-"""Filter choices: colours are cached, categories come from the category tree, a change shows at once."""
+"""The storefront's colour choices and the cache of whole-catalog figures (stats_cached)."""
 
 from __future__ import annotations
-
-import time
-from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
 
-from catalog import memo
 from catalog.models import Category
-from catalog.selectors import category_paths
-from search import selectors
-from search.selectors import filter_choices
+from search.selectors import attribute_values, stats_cached
 from tests.catalog.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def category_choices():
-    return filter_choices("colour").categories
+@pytest.fixture(autouse=True)
+def cache_empty():
+    cache.clear()  # an earlier test's colours
 
 
 @pytest.fixture
@@ -31,34 +26,34 @@ def tree():
     return home, kitchen, mugs, bags
 
 
-def test_category_paths_are_full_paths_in_the_forms_old_order(tree):
-    expected = [(c.pk, c.full_path) for c in Category.objects.select_related("parent").order_by("parent_id", "name")]
-    assert category_paths() == expected
-    assert (tree[2].pk, "Home > Kitchen > Mugs") in expected
-
-
-def test_filter_choices_are_cached(tree, django_assert_num_queries):
-    cache.delete("snapshelf:search:attribute-values:colour")  # an earlier test's colours
+def test_colour_choices_are_counted_once_then_cached(tree, settings, django_assert_num_queries):
     ProductFactory(category=tree[2], attributes={"colour": "Red"})
     ProductFactory(category=tree[3], attributes={"colour": "blue"})
-    first = filter_choices("colour")
-    assert first.attribute_values == ["blue", "red"] and (tree[3].pk, "Bags") in first.categories
-    # One query: inside a test's transaction the category tree is read each time (outside one it
-    # is kept in the process: tests/catalog/test_selectors.py); the colours come from the cache.
+    ProductFactory(category=tree[3], attributes={"colour": "grey"}, is_active=False)
     with django_assert_num_queries(1):
-        assert filter_choices("colour") == first
+        assert attribute_values("colour") == ["blue", "red"]
+    ProductFactory(category=tree[3], attributes={"colour": "green"})
+    with django_assert_num_queries(0):
+        assert attribute_values("colour") == ["blue", "red"]  # within SEARCH_STATS_TTL_SECONDS
 
 
-def test_saving_renaming_and_deleting_a_category_changes_the_choices_at_once(tree):
-    _home, kitchen, mugs, bags = tree
-    category_choices()
+def test_stats_cached_keeps_a_figure_for_the_ttl_setting(settings):
+    settings.SNAPSHELF_SEARCH_STATS_TTL_SECONDS = 60
+    assert stats_cached("answer", lambda: 42) == 42
+    assert stats_cached("answer", lambda: 43) == 42
+    settings.SNAPSHELF_SEARCH_STATS_TTL_SECONDS = 0  # Django: a timeout of 0 expires at once
+    assert stats_cached("other", lambda: 1) == 1
+    assert stats_cached("other", lambda: 2) == 2
+
+
+def test_a_category_change_shows_in_the_choices_at_once(client, tree):
+    _home, kitchen, _mugs, bags = tree
+    client.get("/search/", {"q": "x"})
     kitchen.name = "Cooking"
     kitchen.save()
-    assert (mugs.pk, "Home > Cooking > Mugs") in category_choices()
-    shoes = CategoryFactory(name="Shoes")
-    assert (shoes.pk, "Shoes") in category_choices()
-    bags.delete()
-    assert bags.pk not in dict(category_choices())
+    Category.objects.filter(pk=bags.pk).update(name="Totes")  # no signal needed: nothing is kept
+    page = client.get("/search/", {"q": "x"}).content.decode()
+    assert "Home &gt; Cooking &gt; Mugs</option>" in page and "Totes</option>" in page
 
 
 def test_results_page_shows_the_categories_with_the_chosen_one_selected(client, tree):
@@ -71,21 +66,8 @@ def test_results_page_shows_the_categories_with_the_chosen_one_selected(client, 
     assert select.count(" selected>") == 1 and select.count("<option") == 6
 
 
-def test_a_category_only_stale_choices_still_list_is_refused(client, tree, monkeypatch):
+def test_a_deleted_category_is_refused_with_a_form_error(client, tree):
     gone = CategoryFactory(name="Gone")
     Category.objects.filter(pk=gone.pk).delete()
-    # Options from before the delete (as another process could show for a moment).
-    monkeypatch.setattr("search.selectors.category_paths", lambda: [(gone.pk, "Gone")])
     response = client.get("/search/", {"category": gone.pk})
     assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
-
-
-def test_colour_choices_are_kept_in_the_process_for_a_few_seconds(tree, monkeypatch):
-    cache.delete("snapshelf:search:attribute-values:colour")
-    ProductFactory(category=tree[3], attributes={"colour": "blue"})
-    assert filter_choices("colour").attribute_values == ["blue"]
-    cache.set("snapshelf:search:attribute-values:colour", ["green"])  # another process refreshed them
-    assert filter_choices("colour").attribute_values == ["blue"]  # kept here: no cache read
-    later = time.monotonic() + selectors.ATTRIBUTE_VALUES_LOCAL_SECONDS + 1
-    monkeypatch.setattr(memo, "time", SimpleNamespace(monotonic=lambda: later))
-    assert filter_choices("colour").attribute_values == ["green"]

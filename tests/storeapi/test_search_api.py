@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Category, Product
 from storeapi.services.api_keys import api_key_create
-from tests.search.search_fixtures import catalog_delete, demo_index_build, demo_photo_bytes
+from tests.search.search_fixtures import demo_photo_bytes
 from tests.storeapi.conftest import client_with
 
 pytestmark = pytest.mark.django_db
@@ -18,12 +18,10 @@ pytestmark = pytest.mark.django_db
 SEARCH = "/api/v1/search/"
 
 
-@pytest.fixture(scope="module")
-def demo_index(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        model = demo_index_build()
-        yield model
-        catalog_delete()
+@pytest.fixture(autouse=True)
+def media_root(demo_media_root):
+    """The demo catalog's files (tests/conftest.py's demo_index), not a fresh folder."""
+    return demo_media_root
 
 
 @pytest.fixture
@@ -135,38 +133,3 @@ def test_index_status(demo_index, read_key):
     counts = next(m["counts"] for m in body["models"] if m["model"]["name"] == "offline")
     assert counts["image"]["ready"] == counts["product"]["ready"] == Product.objects.count()
     assert body["pending"] == 0
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"text": "red mug"}, {"text": "  red mug  ", "limit": 5}, {"text": "mug", "limit": 100},
-        {"text": "mug", "limit": 101}, {"text": "mug", "limit": 0}, {"text": "mug", "limit": True},
-        {"text": "mug", "limit": "5"}, {"text": "mug", "limit": 5.0}, {"text": "mug", "limit": None},
-        {"text": ""}, {"text": "   "}, {"text": None}, {"text": 12}, {"text": ["mug"]}, {"text": "x" * 500},
-        {"text": " " + "x" * 500 + " "}, {"text": "x" * 501}, {"text": "a\x00b"}, {"text": "a\ud800b"},
-        {"limit": 5}, {}, {"text": "mug", "cursor": ""}, {"text": "mug", "other": 1}, ["mug"], "mug",
-    ],
-)  # fmt: skip
-def test_quick_validation_answers_as_the_serializer_does(body):
-    """search_request_validate() takes a shortcut for text-and-limit JSON bodies; same answers."""
-    from rest_framework.exceptions import ValidationError
-
-    from storeapi.serializers.search import SearchRequestSerializer, search_request_validate
-
-    serializer = SearchRequestSerializer(data=body)
-    if serializer.is_valid():
-        assert search_request_validate(body) == serializer.validated_data
-    else:
-        with pytest.raises(ValidationError) as refused:
-            search_request_validate(body)
-        assert refused.value.detail == serializer.errors
-
-
-def test_quick_validation_builds_no_serializer_for_a_text(monkeypatch):
-    import storeapi.serializers.search as search_serializers
-
-    built = []
-    monkeypatch.setattr(search_serializers.SearchRequestSerializer, "__init__", lambda *args, **kwargs: built.append(1))
-    assert search_serializers.search_request_validate({"text": " mug ", "limit": 3}) == {"text": "mug", "limit": 3}
-    assert built == []
