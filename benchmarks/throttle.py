@@ -32,6 +32,8 @@ import django
 
 django.setup()
 
+import redis  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import AnonymousUser  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from redis.connection import AbstractConnection  # noqa: E402
@@ -78,7 +80,7 @@ def round_trips_counted() -> Iterator[list[int]]:
 
 
 def server_commands() -> dict[str, int]:
-    stats = cache._cache.get_client().info("commandstats")  # type: ignore[attr-defined]
+    stats = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).info("commandstats")
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 

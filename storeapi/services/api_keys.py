@@ -35,7 +35,7 @@ def api_key_create(
 
 def api_key_revoke(*, api_key: ApiKey) -> bool:
     """Deactivate ``api_key`` (kept, so its name and last use stay on record); False if it already was.
-    The save's signal drops it from the caches of found keys (storeapi/signals.py)."""
+    Keys are looked up on every request, so it is refused from its next request on."""
     if not api_key.is_active:
         return False
     api_key.is_active = False
