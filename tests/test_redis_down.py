@@ -16,28 +16,16 @@ from catalog.models import Category, Product
 from config.embedded_services import EmbeddedRedis
 from config.failsafe_cache import FailSafeRedisCache
 from storeapi.services.api_keys import api_key_create
-from tests.search.search_fixtures import catalog_delete, demo_index_build, demo_photo_bytes
+from tests.search.search_fixtures import demo_photo_bytes
 from tests.storeapi.conftest import client_with
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def demo_index(django_db_setup, django_db_blocker, tmp_path_factory):
-    from django.test import override_settings
-
-    folder = tmp_path_factory.mktemp("demo-media")
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=folder):
-        model = demo_index_build()
-        model.media_root = folder
-        yield model
-        catalog_delete()
-
-
-@pytest.fixture
-def media_root(demo_index, settings):
-    settings.MEDIA_ROOT = demo_index.media_root
-    return settings.MEDIA_ROOT
+@pytest.fixture(autouse=True)
+def media_root(demo_media_root):
+    """The demo catalog's files (tests/conftest.py's demo_index), not a fresh folder."""
+    return demo_media_root
 
 
 def dead_redis_caches(settings_caches: dict, tmp_path) -> dict:
@@ -51,10 +39,6 @@ def redis_down(settings, tmp_path, demo_index):
     settings.CACHES = dead_redis_caches(settings.CACHES, tmp_path)
     assert isinstance(caches["default"], FailSafeRedisCache)
     yield
-    # The next test starts with a live cache and this process's memos read again.
-    from catalog.selectors import _CategoryTree
-
-    _CategoryTree.fresh_until = 0.0
 
 
 def test_the_storefront_answers_from_the_database(client, redis_down, caplog):
