@@ -8,6 +8,7 @@ import logging
 import threading
 
 import pytest
+import redis
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import caches
 from redis.connection import AbstractConnection
@@ -128,11 +129,12 @@ def test_one_redis_round_trip_per_allowed_request_two_per_refused(redis_round_tr
     assert len(redis_round_trips) == 2 and all(b"EVALSHA" in command for command in redis_round_trips)
 
 
-def test_counts_live_under_the_caches_key_prefix():
+def test_counts_live_under_the_caches_key_prefix(settings):
     request = throttle_request(unsaved_key("2/min"))
     ApiKeyRateThrottle().allow_request(request, None)
     cache = caches["default"]
-    keys = [key.decode() for key in cache._cache.get_client().keys(f"*key-{request.auth.pk}/*")]
+    server = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    keys = [key.decode() for key in server.keys(f"*key-{request.auth.pk}/*")]
     assert keys and all(key.startswith(f"{cache.key_prefix}:throttle:") for key in keys)
 
 
