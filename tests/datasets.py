@@ -1,4 +1,5 @@
-"""The read-only data sets beside the checkout (../shared/datasets); tests skip without them."""
+"""The read-only data sets beside the checkout (../shared/datasets, or SNAPSHELF_DATASETS_DIR);
+tests skip without them."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
-DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+from benchmarks.quality.datasets import DATASETS
 
 
 def dataset_folder(name: str) -> Path:
     folder = DATASETS / name
     if not folder.is_dir():
-        pytest.skip(f"the {name} data set is not at {folder} (../shared/datasets beside the checkout)")
+        pytest.skip(
+            f"the {name} data set is not at {folder} (../shared/datasets beside the checkout, "
+            "or set SNAPSHELF_DATASETS_DIR)"
+        )
     return folder
