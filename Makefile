@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # roughly doubles CPU inference throughput (docs/performance.md).
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=2147483647:glibc.malloc.trim_threshold=4294967295
 
-.PHONY: run test lint typecheck check-migrations worker clean-data
+.PHONY: run test lint typecheck check-migrations check-deploy worker clean-data
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/python -m config.run_local
 
-test: $(BIN)/.installed lint typecheck check-migrations
+test: $(BIN)/.installed lint typecheck check-migrations check-deploy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
@@ -32,6 +32,13 @@ typecheck: $(BIN)/.installed
 
 check-migrations: $(BIN)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Django's deployment checklist on the production settings as they ship (HSTS, SSL redirect, secure
+# cookies, DEBUG off): any warning fails. Placeholder URLs: the check connects to nothing.
+check-deploy: $(BIN)/.installed
+	DJANGO_SETTINGS_MODULE=config.settings.production DATABASE_URL=postgres://deploy-check@127.0.0.1:1/unused \
+		REDIS_URL=redis://127.0.0.1:1/0 DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean-data:
 	rm -rf .data

@@ -7,6 +7,7 @@ project starts its own embedded Postgres + pgvector and Redis under ``SNAPSHELF_
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded_services
 from storeapi.conf import SPECTACULAR_SETTINGS as STOREAPI_SPECTACULAR_SETTINGS
@@ -16,7 +17,25 @@ env = environ.Env()
 
 DATA_DIR = Path(env("SNAPSHELF_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-development-key-change-me")
+# Published in this repository, so it signs nothing that matters: accepted only with DEBUG on.
+INSECURE_DEVELOPMENT_KEY = "insecure-local-development-key-change-me"
+
+
+def secret_key_for(debug: bool) -> str:
+    """DJANGO_SECRET_KEY; without it (or set to the published development key) only a DEBUG
+    install may start, with the development key. Each settings module calls it once it knows DEBUG."""
+    key = env("DJANGO_SECRET_KEY", default="")
+    if key and key != INSECURE_DEVELOPMENT_KEY:
+        return key
+    if debug:
+        return INSECURE_DEVELOPMENT_KEY
+    raise ImproperlyConfigured(
+        "Set DJANGO_SECRET_KEY to a long random value (for example the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`): the built-in development key "
+        "is accepted only with DJANGO_DEBUG on."
+    )
+
+
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -139,7 +158,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Static files come from the apps (search/static/); a project folder would go in STATICFILES_DIRS.
 MEDIA_URL = env("DJANGO_MEDIA_URL", default="/media/")
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 # Serve MEDIA_URL from Django (make run, tests, a single machine without a web server in front).
@@ -221,6 +240,7 @@ for _name, _cast in (
     ("SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS", int),
     ("SNAPSHELF_INDEX_MAX_ATTEMPTS", int),
     ("SNAPSHELF_HALFVEC_INDEX", bool),
+    ("SNAPSHELF_INDEX_ACTIVATE_MIN_READY", float),
 ):
     if env(_name, default=""):
         globals()[_name] = env.bool(_name) if _cast is bool else _cast(env(_name))

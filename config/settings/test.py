@@ -17,6 +17,8 @@ os.environ.setdefault("SNAPSHELF_EMBEDDED_DELETE_ON_EXIT", "true")
 from .base import *  # noqa: F403
 
 DEBUG = False
+# Tests run with DEBUG off, as production does; their key signs nothing outside the test run.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="snapshelf-tests-only-key-never-for-a-deployment")  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = "snapshelf-test"  # noqa: F405
