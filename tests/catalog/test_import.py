@@ -183,3 +183,43 @@ def test_jsonl_search_images_and_a_missing_one_fails_the_row(tmp_path, images_di
     assert "row 2 (J-2): image file 'nowhere.jpg' was not found" in capsys.readouterr().err
     assert ProductImage.objects.get(product__sku="J-1", search_only=True).position == 1
     assert not Product.objects.filter(sku="J-2").exists()
+
+
+@pytest.mark.slow
+def test_commands_on_a_database_that_was_never_migrated_say_to_migrate(tmp_path):
+    """One message and a non-zero exit, not one error per row (`relation ... does not exist`)."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import psycopg
+    from django.conf import settings
+
+    name = f"unmigrated_{uuid.uuid4().hex[:8]}"
+    server = settings.DATABASE_URL
+    rows = [{"sku": f"U-{n}", "title": f"Row {n}", "price": "1.00"} for n in range(50)]
+    catalog = write_csv(tmp_path / "rows.csv", ["sku", "title", "price"], rows)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_URL": urlsplit(server)._replace(path=f"/{name}").geturl(),
+        "SNAPSHELF_DATA_DIR": str(tmp_path),
+    }
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        for command in (["import_catalog", str(catalog), "--no-progress"], ["search_index", "status"]):
+            result = subprocess.run(
+                [sys.executable, "manage.py", *command], cwd=Path(__file__).resolve().parents[2], env=env,
+                capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            assert result.returncode == 1
+            assert "The database is not migrated" in result.stderr and "manage.py migrate" in result.stderr
+            assert "does not exist" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from catalog.demo import demo_catalog_seed
+from catalog.management.migrated import MigratedDatabaseCommand
 from catalog.models import Product
 
 
-class Command(BaseCommand):
+class Command(MigratedDatabaseCommand):
     help = "Add the generated demo catalog (64 products with drawn images)."
 
     def add_arguments(self, parser: CommandParser) -> None:

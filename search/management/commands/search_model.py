@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from catalog.management.migrated import MigratedDatabaseCommand
 from search.models import EmbeddingModel
 from search.services.model_switch import (
     ModelSwitchError,
@@ -9,7 +10,7 @@ from search.services.model_switch import (
 )
 
 
-class Command(BaseCommand):
+class Command(MigratedDatabaseCommand):
     help = "Show, switch (activate) or prune the embedding models of the search index."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from catalog.management.migrated import MigratedDatabaseCommand
 from storeapi.models import ApiKey
 from storeapi.services.api_keys import api_key_create, api_key_revoke
 
 
-class Command(BaseCommand):
+class Command(MigratedDatabaseCommand):
     help = "Create, list or revoke API keys of the REST API."
 
     def add_arguments(self, parser: CommandParser) -> None:
