@@ -16,6 +16,10 @@ DEFAULTS: dict[str, Any] = {
     "INDEX_RETRY_BACKOFF_SECONDS": 30,
     "INDEX_TASK_TIME_BUDGET_SECONDS": 120,
     "INDEX_SWEEP_INTERVAL_SECONDS": 60,
+    # A model being built replaces the active one only when at least this share of its image
+    # vectors, and of its text vectors, are ready (the rest failed): a model whose rows mostly
+    # fail must not replace a working index.
+    "INDEX_ACTIVATE_MIN_READY": 0.99,
     # HNSW index build.
     "HNSW_M": 16,
     "HNSW_EF_CONSTRUCTION": 128,

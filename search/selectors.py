@@ -42,6 +42,8 @@ class IndexStatus:
     pending: int
     ready_last_10_minutes: int
     recent_errors: list[ImageEmbedding | ProductEmbedding]
+    # Why the building model, though built, is not active ("": nothing stops it).
+    building_blocked: str = ""
 
     @property
     def per_minute(self) -> float:
@@ -65,9 +67,11 @@ def index_status(*, error_limit: int = 10) -> IndexStatus:
             ]
         )
     errors.sort(key=lambda row: row.updated_at, reverse=True)
+    building = next((m for m in models if m.status == EmbeddingModel.Status.BUILDING), None)
     return IndexStatus(
         active=next((m for m in models if m.status == EmbeddingModel.Status.ACTIVE), None),
-        building=next((m for m in models if m.status == EmbeddingModel.Status.BUILDING), None),
+        building=building,
+        building_blocked=embedding_model_activation_blocked(building) if building else "",
         models=list(per_model.values()),
         pending=sum(per_model[m.pk].total(EmbeddingStatus.PENDING) for m in wanted),
         ready_last_10_minutes=sum(
@@ -76,6 +80,29 @@ def index_status(*, error_limit: int = 10) -> IndexStatus:
         ),
         recent_errors=errors[:error_limit],
     )
+
+
+def embedding_model_activation_blocked(model: EmbeddingModel) -> str:
+    """Why a built model is not made active ("" when nothing stops it): a model whose images or
+    texts mostly failed would replace a working index with a broken one. The first model of an
+    install is activated anyway: some search beats none."""
+    if model.status != EmbeddingModel.Status.BUILDING:
+        return ""
+    if not EmbeddingModel.objects.filter(status=EmbeddingModel.Status.ACTIVE).exists():
+        return ""
+    wanted = search_setting("INDEX_ACTIVATE_MIN_READY")
+    for kind, row_class in KIND_ROWS.items():
+        done = row_class.objects.filter(model=model, status__in=[EmbeddingStatus.READY, EmbeddingStatus.FAILED])
+        total = done.count()
+        ready = done.filter(status=EmbeddingStatus.READY).count()
+        if total and ready / total < wanted:
+            return (
+                f"{model.name} is built but not activated: {ready} of {total} {kind} vectors are ready "
+                f"({ready / total:.1%}, SNAPSHELF_INDEX_ACTIVATE_MIN_READY asks for {wanted:.0%}). "
+                "The active model keeps serving; see the recent errors, then `manage.py search_index "
+                "rebuild --failed`, or activate another model."
+            )
+    return ""
 
 
 def attribute_values(attribute: str, *, limit: int = 50) -> list[str]:

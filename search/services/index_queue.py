@@ -140,34 +140,52 @@ def _chunks(items: Iterable, size: int) -> Iterable[list]:  # type: ignore[type-
 
 
 def embeddings_release_stale_claims() -> int:
-    """Claims older than the timeout belong to dead workers: back to pending."""
+    """Claims older than the timeout belong to dead workers: back to pending, to be retried one
+    row at a time (embeddings_claim), so that a row that kills its worker takes no batch with it.
+    Attempts are counted at claim time, so a row whose worker died ``INDEX_MAX_ATTEMPTS`` times
+    fails here instead of being claimed again forever."""
     cutoff = timezone.now() - timedelta(seconds=search_setting("INDEX_CLAIM_TIMEOUT_SECONDS"))
-    released = 0
+    max_attempts = search_setting("INDEX_MAX_ATTEMPTS")
+    released = failed = 0
     for row_class in KINDS.values():
-        released += row_class.objects.filter(status=EmbeddingStatus.PROCESSING, claimed_at__lt=cutoff).update(
-            status=EmbeddingStatus.PENDING, claimed_by="", claimed_at=None
-        )
-    if released:
-        logger.warning("released %d embedding claims held past the timeout", released)
+        stale = row_class.objects.filter(status=EmbeddingStatus.PROCESSING, claimed_at__lt=cutoff)
+        failed += stale.filter(attempts__gte=max_attempts).update(
+            status=EmbeddingStatus.FAILED, claimed_by="", claimed_at=None,
+            error=f"gave up after {max_attempts} attempts: the worker stopped while embedding it each time "
+            "(killed, out of memory, or a crash while decoding)",
+        )  # fmt: skip
+        released += stale.update(
+            status=EmbeddingStatus.PENDING, claimed_by="", claimed_at=None,
+            error="the worker embedding it stopped (its claim timed out); retried on its own",
+        )  # fmt: skip
+    if released or failed:
+        logger.warning("embedding claims held past the timeout: %d released, %d failed", released, failed)
     return released
 
 
 def embeddings_claim(kind: str, model: EmbeddingModel, *, limit: int, worker: str) -> list[int]:
     """Claim up to ``limit`` claimable pending rows for ``worker``; rows other workers hold are skipped.
 
+    A row tried before (``attempts > 0``: its batch failed, or its worker died) is claimed alone,
+    before any new rows, so that one bad row cannot fail or kill the batches of good ones again.
     One statement (one round trip) instead of a transaction of select and update: at batch size 1
     the claim is a large part of the per-image cost.
     """
     table = KINDS[kind]._meta.db_table
     now = timezone.now()
+    claimable = (
+        f"SELECT id FROM {table} WHERE model_id = %s AND status = %s AND (available_at IS NULL OR available_at <= %s)"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
+            f"WITH retry AS ({claimable} AND attempts > 0 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+            f"fresh AS ({claimable} AND attempts = 0 AND NOT EXISTS (SELECT 1 FROM retry) "
+            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
             f"UPDATE {table} SET status = %s, claimed_at = %s, claimed_by = %s, attempts = attempts + 1 "
-            f"WHERE id IN (SELECT id FROM {table} WHERE model_id = %s AND status = %s "
-            "AND (available_at IS NULL OR available_at <= %s) ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-            "RETURNING id",
-            [EmbeddingStatus.PROCESSING, now, worker, model.pk, EmbeddingStatus.PENDING, now, int(limit)],
-        )
+            "WHERE id IN (SELECT id FROM retry UNION ALL SELECT id FROM fresh) RETURNING id",
+            [model.pk, EmbeddingStatus.PENDING, now, model.pk, EmbeddingStatus.PENDING, now, int(limit),
+             EmbeddingStatus.PROCESSING, now, worker],
+        )  # fmt: skip
         return sorted(row[0] for row in cursor.fetchall())
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from search.conf import search_setting
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
+from search.selectors import embedding_model_activation_blocked
 from search.services.index_queue import KINDS, embeddings_fill_missing
 from search.vector_store import MAX_PLAIN_DIM, hnsw_indexes_create, hnsw_indexes_drop, hnsw_indexes_rebuild
 
@@ -78,9 +79,15 @@ def embedding_model_bootstrap() -> EmbeddingModel | None:
 
 
 def embedding_model_activation_finish_if_built() -> EmbeddingModel | None:
-    """If the building model has nothing left to embed, index it and make it active."""
+    """If the building model has nothing left to embed, index it and make it active, unless
+    too few of its rows are ready (embedding_model_activation_blocked): then the active model
+    keeps serving and the admin and ``search_index status`` say why."""
     building = EmbeddingModel.objects.filter(status=EmbeddingModel.Status.BUILDING).first()
     if building is None or _work_left(building):
+        return None
+    blocked = embedding_model_activation_blocked(building)
+    if blocked:
+        logger.warning("%s", blocked)
         return None
     hnsw_indexes_create(building)
     with transaction.atomic():

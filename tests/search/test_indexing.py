@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import numpy as np
@@ -354,3 +355,29 @@ def test_the_sweep_makes_missing_thumbnails_where_vectors_were_copied(tiny_model
     for image in (first, second):
         image.refresh_from_db()
         assert image.thumbnails_of == image.sha256 and image.card_thumbnail.url != image.file.url
+
+
+def test_a_model_whose_images_mostly_failed_does_not_replace_the_active_one(tiny_models, settings, admin_client):
+    from django.urls import reverse
+
+    from search.services.model_switch import embedding_model_activation_finish_if_built
+
+    old = embedding_model_activate("tiny")
+    images = [product_with_image(f"F-{n}", (60 * n, 90, 120))[1] for n in range(3)]
+    embeddings_process_available()
+    for image in images[:2]:  # gone from storage: the new model cannot read them
+        image.file.storage.delete(image.file.name)
+    new = embedding_model_activate("tiny2")
+    embeddings_process_available()
+    new.refresh_from_db()
+    old.refresh_from_db()
+    assert (new.status, old.status) == ("building", "active")
+    assert embedding_model_active() == old
+    page = admin_client.get(reverse("admin:search_embeddingmodel_changelist")).content.decode()
+    assert "tiny2 is built but not activated: 1 of 3 image vectors are ready" in page
+    status = io.StringIO()
+    call_command("search_index", "status", stdout=status)
+    assert "1 of 3 image vectors are ready" in status.getvalue()
+    settings.SNAPSHELF_INDEX_ACTIVATE_MIN_READY = 0.3
+    assert embedding_model_activation_finish_if_built() == new
+    assert embedding_model_active() == new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
 from django.conf import settings as django_settings
@@ -71,3 +72,44 @@ def test_worker_killed_mid_batch_leaves_work_that_another_worker_finishes(
     )
     wait_until(lambda: statuses() == ["ready"] * 3, 120, "the second worker to finish the batch", image_rows)
     assert set(ImageEmbedding.objects.filter(id__in=claimed).values_list("attempts", flat=True)) == {2}
+
+
+def test_a_row_that_kills_its_worker_fails_after_the_maximum_attempts_and_its_batch_is_embedded(
+    tiny_models, tiny_models_env, start_worker, settings
+):
+    """A supervisor starts a worker again each time one dies, and beat's sweep (run here, by the
+    test) hands timed-out claims back one row at a time: the good rows of the poisoned batch are
+    embedded, and the row that kills every worker fails once it has been claimed
+    INDEX_MAX_ATTEMPTS times."""
+    from search.tasks import embeddings_sweep
+    from tests.search.crashing_embedder import POISON
+
+    settings.SNAPSHELF_INDEX_MAX_ATTEMPTS = 2
+    settings.SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS = 2
+    embedding_model_activate("tiny")
+    colours = [(200, 40, 40), POISON, (40, 200, 40), (40, 40, 200)]
+    for n, colour in enumerate(colours):
+        product, _ = product_upsert(sku=f"POISON-{n}", title=f"Batch neighbour {n}")
+        product_image_add(product=product, data=image_bytes(colour))
+    poison_row = ImageEmbedding.objects.get(product__sku="POISON-1")
+    crashing = json.loads(tiny_models_env["SNAPSHELF_EMBEDDING_MODELS"])
+    crashing["tiny"] = {**crashing["tiny"], "class": "tests.search.crashing_embedder.CrashingClipEmbedder"}
+
+    def settled() -> bool:
+        return not ImageEmbedding.objects.filter(status__in=["pending", "processing"]).exists()
+
+    starts = 0
+    while not settled():
+        assert starts < 5, f"still not settled after {starts} worker starts: {image_rows()}"
+        worker = start_worker(f"supervised-{starts}", SNAPSHELF_EMBEDDING_MODELS=json.dumps(crashing))
+        starts += 1
+        wait_until(lambda worker=worker: worker.poll() is not None or settled(), 120, "a crash or the end", image_rows)
+        if worker.poll() is not None:
+            time.sleep(2.5)  # the dead worker's claim times out
+            embeddings_sweep()  # beat's periodic sweep: release (or fail) the claims, enqueue the work
+    poison_row.refresh_from_db()
+    assert poison_row.status == "failed" and poison_row.attempts == 2
+    assert "stopped while embedding it" in poison_row.error
+    good = ImageEmbedding.objects.exclude(pk=poison_row.pk)
+    assert set(good.values_list("status", flat=True)) == {"ready"} and set(good.values_list("error", flat=True)) == {""}
+    assert starts == 3  # the batch, then the poison alone, then the sweep that fails it

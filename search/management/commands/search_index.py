@@ -1,8 +1,9 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
+from catalog.management.migrated import MigratedDatabaseCommand
 from search.models import EmbeddingStatus
 from search.selectors import index_status
 from search.services.index_queue import (
@@ -14,7 +15,7 @@ from search.services.index_queue import (
 from search.services.model_switch import embedding_model_activation_finish_if_built, embedding_model_bootstrap
 
 
-class Command(BaseCommand):
+class Command(MigratedDatabaseCommand):
     help = "Show the search index's status, or rebuild (re-embed) missing, failed or all items."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,6 +40,8 @@ class Command(BaseCommand):
         self.stdout.write(f"active model: {status.active or 'none'}")
         if status.building:
             self.stdout.write(f"building:     {status.building}")
+        if status.building_blocked:
+            self.stdout.write(status.building_blocked)
         for entry in status.models:
             for kind, counts in sorted(entry.counts.items()):
                 line = ", ".join(f"{name} {counts.get(name, 0)}" for name in EmbeddingStatus.values)
