@@ -1,9 +1,9 @@
-import os
-
 from celery import Celery
 
-# Production unless told otherwise, as config/wsgi.py; `make run` and the tests set their own.
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+# No default settings module: this module is imported with the `config` package (config/__init__.py),
+# so a default here would decide for manage.py and `python -m config.run_local` too. A worker started
+# without DJANGO_SETTINGS_MODULE stops with Django's "settings are not configured" instead of
+# running with development settings; `make run`, the tests and the docs' commands set it.
 
 app = Celery("snapshelf")
 app.config_from_object("django.conf:settings", namespace="CELERY")

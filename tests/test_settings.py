@@ -30,11 +30,10 @@ def test_check_deploy_is_clean_with_the_production_defaults():
     assert "no issues" in result.stdout
 
 
-def test_wsgi_and_celery_default_to_the_production_settings():
-    for module in ("config.wsgi", "config.celery_app"):
-        code = f"import {module}; from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)"
-        result = run("-c", code, DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
-        assert result.stdout.split() == ["config.settings.production", "False"], result.stderr
+def test_wsgi_defaults_to_the_production_settings():
+    code = "import config.wsgi; from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)"
+    result = run("-c", code, DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    assert result.stdout.split() == ["config.settings.production", "False"], result.stderr
 
 
 def test_the_development_key_is_refused_unless_debug_is_on():
