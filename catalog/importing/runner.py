@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from catalog.image_intake import ImageRejected
 from catalog.importing.rows import ImageSource, ImportRow, RowError, RowFailure
@@ -22,6 +24,13 @@ from catalog.services import (
 )
 
 ROW_ERRORS = (RowError, ValidationError, ImageRejected, ImageFetchError, OSError, ValueError, DatabaseError)
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnreachable(Exception):
+    """The connection to Postgres was lost (a restart, a failover): the row did not fail, the
+    database did. The transaction rolled back, or committed just before the loss; either way
+    importing the row again is safe, because rows are upserted by SKU and images by content."""
 
 
 @dataclass(frozen=True)
@@ -66,20 +75,46 @@ class ImportReport:
 class CatalogImporter:
     """Imports rows into the catalog. ``images_dir`` anchors relative image paths."""
 
-    def __init__(self, *, images_dir: Path) -> None:
+    def __init__(self, *, images_dir: Path, reconnect_seconds: float = 0.0) -> None:
+        """``reconnect_seconds``: how long run() keeps retrying a row while the database is
+        unreachable (0: the row fails with the connection error, as in a web request)."""
         self.images_dir = images_dir
+        self.reconnect_seconds = reconnect_seconds
         self._categories: dict[str, Category | None] = {}
 
     def run(self, rows: Iterable[ImportRow | RowFailure], *, on_row: Callable[[], None] | None = None) -> ImportReport:
         report = ImportReport()
         for row in rows:
-            report.add(self.import_row(row))
+            report.add(self._import_row_reconnecting(row))
             if on_row is not None:
                 on_row()
         return report
 
     def import_row(self, row: ImportRow | RowFailure) -> RowOutcome:
         """Upsert one row (its product, category and images) in its own transaction."""
+        try:
+            return self._import_row(row)
+        except DatabaseUnreachable as exc:
+            return RowOutcome(row.row_number, row.sku, None, reason=f"the database is unreachable: {exc.__cause__}")
+
+    def _import_row_reconnecting(self, row: ImportRow | RowFailure) -> RowOutcome:
+        """The same row again while Postgres restarts, waiting 0.5 s, then 1, 2, up to 5 s."""
+        deadline = time.monotonic() + self.reconnect_seconds
+        delay = 0.5
+        while True:
+            try:
+                return self._import_row(row)
+            except DatabaseUnreachable as exc:
+                if time.monotonic() + delay > deadline:
+                    return RowOutcome(
+                        row.row_number, row.sku, None, reason=f"the database is unreachable: {exc.__cause__}"
+                    )
+                logger.warning("the database is unreachable (%s); row %d again in %.1f s", exc.__cause__,
+                               row.row_number, delay)  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _import_row(self, row: ImportRow | RowFailure) -> RowOutcome:
         if isinstance(row, RowFailure):
             return RowOutcome(row.row_number, row.sku, None, reason=row.reason)
         try:
@@ -92,6 +127,9 @@ class CatalogImporter:
         except ROW_ERRORS as exc:
             # The rollback may have removed categories this row created: forget the cached ones.
             self._categories.clear()
+            if _connection_lost(exc):
+                connection.close()  # the next statement connects afresh
+                raise DatabaseUnreachable() from exc
             reason = _validation_text(exc) if isinstance(exc, ValidationError) else str(exc)
             return RowOutcome(row.row_number, row.sku, None, reason=reason)
         if added and result is UpsertResult.UNCHANGED:
@@ -127,6 +165,14 @@ class CatalogImporter:
         except ImageRejected as exc:
             raise RowError(f"image {source.location!r}: {exc}") from exc
         return created
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """A connection error, as opposed to an error in the row's own statements. When the
+    connection dies inside the row's transaction, Django's rollback fails and closes it."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    return connection.connection is None or not connection.is_usable()
 
 
 def _validation_text(exc: ValidationError) -> str:

@@ -1,15 +1,18 @@
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.importing.readers import FORMATS, count_rows, guess_format, read_catalog_file
 from catalog.importing.rows import RowError
 from catalog.importing.runner import CatalogImporter
+from catalog.management.migrated import MigratedDatabaseCommand
+
+RECONNECT_SECONDS = 60.0
 
 
-class Command(BaseCommand):
+class Command(MigratedDatabaseCommand):
     help = "Import (upsert by SKU) products and their images from a CSV, JSON Lines or Shopify export."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,7 +31,8 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not a file")
         file_format = options["format"] or guess_format(path)
         images_dir = options["images"] or path.resolve().parent
-        importer = CatalogImporter(images_dir=Path(str(images_dir)))
+        # A Postgres restart or failover mid-import: the row is tried again for up to a minute.
+        importer = CatalogImporter(images_dir=Path(str(images_dir)), reconnect_seconds=RECONNECT_SECONDS)
         with tqdm(total=count_rows(path), unit="row", disable=bool(options["no_progress"]), file=sys.stderr) as bar:
             try:
                 report = importer.run(read_catalog_file(path, str(file_format)), on_row=lambda: bar.update(1))
