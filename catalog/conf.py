@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_URL_TIMEOUT": 10.0,
     "IMAGE_URL_ALLOW_PRIVATE": False,
     "IMAGE_URL_MAX_REDIRECTS": 3,
+    # The whole fetch of one image URL (connecting, redirects, the body), in seconds.
+    "IMAGE_URL_DEADLINE": 30.0,
+    # Ports image URLs may use; empty: any.
+    "IMAGE_URL_PORTS": [80, 443],
     # Currency of imported products that name none.
     "DEFAULT_CURRENCY": "EUR",
     # Where uploaded product images go in the default storage.

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.files.base import ContentFile
 
 from catalog.image_intake import ImageRejected, ValidatedImage, image_validate
 from catalog.models import ProductImage
@@ -24,16 +25,18 @@ class ProductImageForm(forms.ModelForm):
             self.validated_image: ValidatedImage | None = image_validate(upload.read())
         except ImageRejected as exc:
             raise forms.ValidationError(str(exc)) from exc
-        upload.seek(0)
-        upload.name = f"{self.validated_image.sha256[:32]}.{self.validated_image.extension}"
-        return upload
+        # What is stored is the image without its metadata (EXIF, GPS, comments), upright.
+        return ContentFile(
+            self.validated_image.data, name=f"{self.validated_image.sha256[:32]}.{self.validated_image.extension}"
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         validated = getattr(self, "validated_image", None)
         product = getattr(self.instance, "product", None) if self.instance.product_id else None
         if validated is not None and product is not None:
-            duplicate = ProductImage.objects.filter(product=product, sha256=validated.sha256)
+            hashes = {validated.sha256, validated.source_sha256} - {""}
+            duplicate = ProductImage.objects.filter(product=product, sha256__in=hashes)
             if duplicate.exclude(pk=self.instance.pk).exists():
                 self.add_error("file", "This product already has an image with the same bytes.")
         return cleaned

@@ -1,10 +1,14 @@
 """Checking and decoding product and query images.
 
-Every image that enters Snapshelf (admin upload, import, API, storefront query) passes
-``image_validate``: it must decode, be one of the accepted formats, and stay under the byte
-and pixel caps (the pixel cap is the decompression-bomb guard, checked from the header
-before any pixel is decoded). ``image_to_rgb`` gives the pixels the models see;
-``query_photo_decode`` gives a shopper's photo the same way in one pass, at reduced size.
+Every image that enters Snapshelf is opened here, and only by Pillow's decoders for the accepted
+formats (``formats=``: a file Pillow could read as something else, a TGA or a PSD, is refused
+before any other decoder sees it). Product images (admin upload, import, API) pass
+``image_validate``: they must decode and stay under the byte and pixel caps (the pixel cap is the
+decompression-bomb guard, checked from the header before any pixel is decoded), and what is stored
+is the image without its metadata (EXIF with GPS, XMP, IPTC, comments, PNG text), orientation
+applied first. ``image_to_rgb`` gives the pixels the models see; shoppers' query photos pass
+``query_photo_decode``: their own, smaller caps (the callers' settings), and one pass, at reduced
+size in the decoder where the format allows (JPEG).
 """
 
 from __future__ import annotations
@@ -13,12 +17,20 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from catalog.conf import catalog_setting
 
 ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+OPEN_FORMATS = tuple(ACCEPTED_FORMATS)
+# What Pillow reads into Image.info that can say who took a photo and where: EXIF (GPS, camera
+# serial), XMP, IPTC (Photoshop's block) and comments. The ICC profile stays: colours need it.
+METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "photoshop", "comment", "iptc")
+# JPEG segments that carry no personal data: JFIF, the ICC profile, Adobe's colour transform.
+HARMLESS_JPEG_SEGMENTS = {"APP0", "APP2", "APP14"}
+ORIENTATION = 0x0112
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -28,11 +40,12 @@ class ImageRejected(ValueError):
 
 @dataclass(frozen=True)
 class ValidatedImage:
-    data: bytes
+    data: bytes  # the bytes to store: metadata stripped (unchanged when there was none)
     format: str
     width: int
     height: int
-    sha256: str
+    sha256: str  # of ``data``
+    source_sha256: str = ""  # of the bytes given, when stripping changed them
 
     @property
     def extension(self) -> str:
@@ -44,26 +57,98 @@ class ValidatedImage:
 
 
 def image_validate(data: bytes, *, max_bytes: int | None = None, max_pixels: int | None = None) -> ValidatedImage:
-    """Check that ``data`` is an accepted image; return its facts or raise ImageRejected."""
-    max_bytes = max_bytes or catalog_setting("IMAGE_MAX_BYTES")
-    max_pixels = max_pixels or catalog_setting("IMAGE_MAX_PIXELS")
+    """Check that ``data`` is an accepted image; return its facts and the bytes to store (without
+    metadata, upright), or raise ImageRejected."""
+    _bytes_check(data, max_bytes or catalog_setting("IMAGE_MAX_BYTES"))
+    image = _open_checked(data, max_pixels or catalog_setting("IMAGE_MAX_PIXELS"))
+    try:
+        image.load()
+        _frames_check(image, max_pixels or catalog_setting("IMAGE_MAX_PIXELS"))
+        stored = image_metadata_strip(image, trailing=_has_trailing_data(data, image.format)) or data
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise ImageRejected(f"The image could not be decoded: {exc}") from exc
+    width, height = image.size
+    if stored is not data:
+        with Image.open(io.BytesIO(stored), formats=OPEN_FORMATS) as rewritten:
+            width, height = rewritten.size
+    sha256 = hashlib.sha256(stored).hexdigest()
+    return ValidatedImage(
+        data=stored,
+        format=image.format or "",
+        width=width,
+        height=height,
+        sha256=sha256,
+        source_sha256="" if stored is data else hashlib.sha256(data).hexdigest(),
+    )
+
+
+def image_metadata_strip(image: Image.Image, *, trailing: bool = False) -> bytes | None:
+    """``image`` (opened from bytes and loaded) saved again in its format without metadata, its
+    EXIF orientation applied to the pixels; None when it carries nothing to strip. ``trailing``:
+    the bytes go on after the image ends (a polyglot: a ZIP or a page behind a PNG), which goes too."""
+    orientation = image.getexif().get(ORIENTATION, 1)
+    if orientation == 1 and not trailing and not _has_metadata(image):
+        return None
+    params: dict[str, Any] = {}
+    if image.info.get("icc_profile"):
+        params["icc_profile"] = image.info["icc_profile"]
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:  # animations keep their frames; orientation tags on them are unheard of
+        params.update(save_all=True, loop=image.info.get("loop", 0), duration=image.info.get("duration"))
+        image.seek(0)
+        out = image
+    else:
+        out = ImageOps.exif_transpose(image) if orientation != 1 else image
+    for key in METADATA_KEYS:  # encoders write some of them back from info (JPEG and GIF comments)
+        out.info.pop(key, None)
+    if image.format == "JPEG" and out is image:
+        # The source's quantisation tables when the pixels did not move: no second loss.
+        params.update(quality="keep", subsampling="keep")
+    elif image.format in ("JPEG", "WEBP"):
+        params["quality"] = 95
+    buffer = io.BytesIO()
+    out.save(buffer, format=image.format, **params)
+    return buffer.getvalue()
+
+
+def _has_metadata(image: Image.Image) -> bool:
+    if any(image.info.get(key) for key in METADATA_KEYS):
+        return True
+    if image.format == "PNG" and getattr(image, "text", None):
+        return True
+    segments = {marker for marker, _ in getattr(image, "applist", [])}
+    return bool(segments - HARMLESS_JPEG_SEGMENTS)
+
+
+def _has_trailing_data(data: bytes, image_format: str | None) -> bool:
+    """Bytes after the image's own end marker (zero padding aside)."""
+    data = data.rstrip(b"\0")
+    if image_format == "PNG":
+        return not data.endswith(b"IEND\xaeB`\x82")
+    if image_format == "JPEG":
+        return not data.endswith(b"\xff\xd9")
+    if image_format == "GIF":
+        return not data.endswith(b";")
+    if image_format == "WEBP":
+        return int.from_bytes(data[4:8], "little") + 8 < len(data)
+    return False
+
+
+def _frames_check(image: Image.Image, max_pixels: int) -> None:
+    # Stripping an animation decodes every frame: the pixel cap counts them all.
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and frames * image.width * image.height > max_pixels:
+        raise ImageRejected(
+            f"The animation has {frames} frames of {image.width}x{image.height} pixels; the limit is "
+            f"{max_pixels:,} pixels in all."
+        )
+
+
+def _bytes_check(data: bytes, max_bytes: int) -> None:
     if not data:
         raise ImageRejected("The file is empty.")
     if len(data) > max_bytes:
         raise ImageRejected(f"The file is {len(data) / 1_048_576:.1f} MB; the limit is {max_bytes / 1_048_576:.1f} MB.")
-    image = _open_checked(data, max_pixels)
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageRejected(f"The image could not be decoded: {exc}") from exc
-    oriented = ImageOps.exif_transpose(image) or image
-    return ValidatedImage(
-        data=data,
-        format=image.format or "",
-        width=oriented.width,
-        height=oriented.height,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
 
 
 def image_to_rgb(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
@@ -73,14 +158,15 @@ def image_to_rgb(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
     return _decode_upright_rgb(image)
 
 
-def query_photo_decode(data: bytes, *, side: int, max_pixels: int | None = None) -> Image.Image:
+def query_photo_decode(
+    data: bytes, *, side: int, max_pixels: int | None = None, max_bytes: int | None = None
+) -> Image.Image:
     """A shopper's query photo, checked and decoded once, straight to what the model needs:
     refused as ``image_validate`` refuses (format, pixel cap read from the header before any
     pixel is decoded), a JPEG decoded at the smallest of 1/8, 1/4, 1/2 or full scale that keeps
     both sides at least ``side`` (libjpeg's DCT scaling: a 12 MP phone photo decodes at 1/8 of
     the work), then upright and RGB as ``image_to_rgb`` gives it. Other formats decode whole."""
-    if not data:
-        raise ImageRejected("The file is empty.")
+    _bytes_check(data, max_bytes or catalog_setting("IMAGE_MAX_BYTES"))
     image = _open_checked(data, max_pixels or catalog_setting("IMAGE_MAX_PIXELS"))
     if image.format == "JPEG":
         image.draft("RGB", (side, side))
@@ -92,7 +178,7 @@ def _decode_upright_rgb(image: Image.Image) -> Image.Image:
         image.seek(0)
         image.load()
         image = ImageOps.exif_transpose(image) or image
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise ImageRejected(f"The image could not be decoded: {exc}") from exc
     return flatten_to_rgb(image)
 
@@ -116,9 +202,9 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             # Pillow warns (then errors) on huge images; our own cap below gives the clear message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except UnidentifiedImageError as exc:
-        raise ImageRejected("The file is not an image (accepted: JPEG, PNG, WebP, GIF).") from exc
+        raise ImageRejected("The file is not an image in an accepted format (JPEG, PNG, WebP or GIF).") from exc
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"The image has too many pixels; the limit is {max_pixels:,} pixels.") from exc
     except (OSError, SyntaxError, ValueError) as exc:

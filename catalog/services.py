@@ -126,7 +126,9 @@ def product_image_add(
     unchanged for an existing image).
     """
     validated = image_validate(data)
-    existing = ProductImage.objects.filter(product=product, sha256=validated.sha256).first()
+    # Stored bytes are stripped of metadata; images stored before that carry the source's hash.
+    hashes = {validated.sha256, validated.source_sha256} - {""}
+    existing = ProductImage.objects.filter(product=product, sha256__in=hashes).first()
     if existing is not None:
         changed = _image_update_details(existing, alt_text=alt_text, position=position, search_only=search_only)
         if changed:
@@ -145,7 +147,7 @@ def product_image_add(
         source_url=source_url[:2000],
         search_only=bool(search_only),
     )
-    image.file.save(f"{validated.sha256[:32]}.{validated.extension}", ContentFile(data), save=False)
+    image.file.save(f"{validated.sha256[:32]}.{validated.extension}", ContentFile(validated.data), save=False)
     try:
         image.save()
     except Exception:
@@ -194,7 +196,7 @@ def product_image_replace_file(*, image: ProductImage, data: bytes) -> ProductIm
     old_name = image.file.name
     image.sha256 = validated.sha256
     image.width, image.height = validated.width, validated.height
-    image.file.save(f"{validated.sha256[:32]}.{validated.extension}", ContentFile(data), save=False)
+    image.file.save(f"{validated.sha256[:32]}.{validated.extension}", ContentFile(validated.data), save=False)
     image.save()
     if old_name and old_name != image.file.name:
         image.file.storage.delete(old_name)

@@ -69,6 +69,24 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_KEEP_QUERY_PHOTO": False,
     # Deepest result a query may page to (offset + limit).
     "SEARCH_MAX_DEPTH": 1000,
+    # Shoppers' query photos: their own caps, below the catalog's (IMAGE_MAX_BYTES / IMAGE_MAX_PIXELS):
+    # a photo is decoded and embedded on the web server for each search. The storefront's script
+    # sends 640 px; a 12 MP phone photo passes. Bodies larger than the byte cap (plus the form's
+    # other fields) are refused from their Content-Length, before they are read.
+    "SEARCH_QUERY_IMAGE_MAX_BYTES": 10 * 1024 * 1024,
+    "SEARCH_QUERY_IMAGE_MAX_PIXELS": 12_000_000,
+    # Attribute filters one search may combine (each is a JSON containment test per product).
+    "SEARCH_MAX_ATTRIBUTE_FILTERS": 10,
+    # The most vector rows one leg reads while looking for enough distinct products (a product
+    # with many images could otherwise make a leg double its depth again and again).
+    "SEARCH_VECTOR_MAX_ROWS": 4000,
+    # Storefront searches per client address: a new photo (decoded and embedded on the web server),
+    # and any other search page. "20/m", "5/s", "1000/h"; "0" turns a limit off.
+    "STOREFRONT_PHOTO_RATE": "20/m",
+    "STOREFRONT_WORDS_RATE": "120/m",
+    # Proxies of this deployment in front of Django, each appending to X-Forwarded-For: the client
+    # is the address this many places from the right. 0: X-Forwarded-For is ignored (REMOTE_ADDR).
+    "TRUSTED_PROXY_COUNT": 0,
 }
 
 search_setting = AppSettings(DEFAULTS)

@@ -7,9 +7,9 @@ from typing import Any, cast
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from catalog.conf import catalog_setting
 from catalog.models import Category
 from catalog.selectors import categories_by_id, category_paths
+from search.conf import search_setting
 from search.selectors import attribute_values
 from search.services.product_search import SearchFilters, SearchQuery
 
@@ -62,7 +62,7 @@ class SearchForm(forms.Form):
         return cleaned
 
     def _photo(self, upload: UploadedFile) -> bytes | None:
-        limit = catalog_setting("IMAGE_MAX_BYTES")
+        limit = search_setting("SEARCH_QUERY_IMAGE_MAX_BYTES")
         size = upload.size or 0
         if size > limit:
             self.add_error("photo", f"The photo is too large ({size / 1_048_576:.1f} MB); the limit is "

@@ -11,6 +11,8 @@ from catalog.image_intake import ImageRejected
 from catalog.selectors import product_images, product_list_active
 from search.conf import search_setting
 from search.forms import PAGE_SIZE, SearchForm
+from search.rate_limits import storefront_search_limited
+from search.request_guards import content_length
 from search.services.model_switch import embedding_model_active
 from search.services.product_search import (
     SearchError,
@@ -22,6 +24,8 @@ from search.services.product_search import (
 from search.services.query_photos import query_photo_load
 
 SIMILAR_COUNT = 8
+# Room for the form's other fields (words, filters, the CSRF token) and multipart's boundaries.
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def storefront_home(request: HttpRequest) -> HttpResponse:
@@ -34,6 +38,9 @@ def search_results(request: HttpRequest) -> HttpResponse:
     """GET: words, a kept photo (token), filters, pages: the search runs here, once. POST: a new
     photo, embedded once and kept under a token, answered with a redirect (303) to the GET page of
     that token, so reload, back and sharing a page work."""
+    refused = _search_refused(request)
+    if refused is not None:
+        return refused
     post = request.method == "POST"
     form = SearchForm(request.POST if post else request.GET, request.FILES or None)
     context: dict[str, object] = {"form": form}
@@ -64,6 +71,25 @@ def query_photo_owner(request: HttpRequest, *, create: bool) -> str:
         request.session.save()
         request.session.modified = True  # so that the middleware sends the session cookie
     return f"session:{request.session.session_key or ''}"
+
+
+def _search_refused(request: HttpRequest) -> HttpResponse | None:
+    """A body too large (from its Content-Length, before it is read), or a client over its rate."""
+    photo = request.method == "POST"
+    photo_limit = search_setting("SEARCH_QUERY_IMAGE_MAX_BYTES")
+    if photo and content_length(request) > photo_limit + FORM_OVERHEAD_BYTES:
+        message = f"The photo is too large; the limit is {photo_limit / 1_048_576:.0f} MB."
+        return render(request, "search/results.html", {"form": SearchForm(), "message": message}, status=413)
+    if not photo and not any(request.GET.get(name) for name in ("q", "token", "category")):
+        return None  # the empty search page: nothing to count
+    wait = storefront_search_limited(request, photo=photo)
+    if wait is None:
+        return None
+    what = "photo searches" if photo else "searches"
+    message = f"Too many {what} from your address; try again in {int(wait) + 1} seconds."
+    response = render(request, "search/results.html", {"form": SearchForm(), "message": message}, status=429)
+    response["Retry-After"] = str(int(wait) + 1)
+    return response
 
 
 def _results_url(form: SearchForm, token: str) -> str:

@@ -5,8 +5,15 @@ from typing import Any
 from catalog.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
-    # Requests per key (or per client address without a key), by key kind; DRF rate syntax.
-    "API_THROTTLE_RATES": {"public": "120/min", "read": "1200/min", "write": "1200/min", "anonymous": "30/min"},
+    # Requests per key (or per client address without a key), by key kind; DRF rate syntax. Public
+    # keys: per key and client address, and at most public_ceiling per key from all addresses.
+    "API_THROTTLE_RATES": {
+        "public": "120/min",
+        "read": "1200/min",
+        "write": "1200/min",
+        "anonymous": "30/min",
+        "public_ceiling": "3000/min",
+    },
     # Allow POST /api/v1/search/ (and similar products) without a key.
     "API_ANONYMOUS_SEARCH": False,
     # Products per bulk upsert request.
@@ -20,6 +27,12 @@ DEFAULTS: dict[str, Any] = {
     # A list is accepted too, so that a secret can be rotated without losing deliveries.
     "SHOPIFY_WEBHOOK_SECRET": "",
     "WOOCOMMERCE_WEBHOOK_SECRET": "",
+    # Webhook bodies larger than this are refused (413) before they are read.
+    "WEBHOOK_MAX_BYTES": 2 * 1024 * 1024,
+    # A webhook whose platform timestamp (the payload's signed modification time; Shopify's
+    # X-Shopify-Triggered-At for deletes) is older than this, or this far in the future, is
+    # refused: a captured body cannot be replayed later under a new delivery id. 0: no window.
+    "WEBHOOK_MAX_AGE_SECONDS": 86400,
     # Image URL fetches that have waited this long are sent to a worker again by the sweep.
     "IMAGE_FETCH_RETRY_AFTER_SECONDS": 120,
 }

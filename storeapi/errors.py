@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -42,6 +43,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -49,6 +56,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_details(exc))
+    elif isinstance(exc, IntegrityError):
+        # Two requests wrote the same unique value at once (one SKU created twice): the loser's
+        # insert waited for the winner's commit and was refused. Its transaction is rolled back.
+        logger.info("conflicting write in %s: %s", context.get("view").__class__.__name__, exc)
+        exc = Conflict("Another request changed the same record at the same time (e.g. created this SKU); retry.")
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError(str(exc) or "The request could not be read.")
     elif isinstance(exc, Http404):

@@ -62,6 +62,7 @@ class ImageFetch(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        FETCHING = "fetching", "Fetching"  # claimed by a worker (updated_at: when)
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
@@ -107,12 +108,19 @@ class WebhookDelivery(models.Model):
 
 
 class ExternalProduct(models.Model):
-    """Which catalog product a platform's product id became (delete payloads carry only the id)."""
+    """Which catalog product a platform's product id became (delete payloads carry only the id).
+
+    A deleted product leaves its link as a tombstone (``product`` empty, ``remote_updated_at`` the
+    time of the delete), so that an update delivered late cannot bring the product back.
+    """
 
     platform = models.CharField(max_length=20, choices=Platform.choices)
     external_id = models.CharField(max_length=100)
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="external_links")
-    # The platform's own modification time of the last applied payload: older deliveries are stale.
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="external_links"
+    )
+    # The platform's own modification time of the last applied payload (or of the delete):
+    # older deliveries are stale.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -10,6 +10,14 @@ from rest_framework.request import Request
 from storeapi.conf import api_setting
 from storeapi.models import ApiKey
 
+# Staff sessions get the scopes their Django permissions give: any staff member may search; reading
+# the catalog needs "view product"; changing it needs "add", "change" and "delete product"
+# (superusers have every permission).
+PERMISSIONS_BY_SCOPE = {
+    "search": (),
+    "read": ("catalog.view_product",),
+    "write": ("catalog.add_product", "catalog.change_product", "catalog.delete_product"),
+}
 SCOPES_BY_KIND = {
     ApiKey.Kind.PUBLIC: {"search"},
     ApiKey.Kind.READ: {"search", "read"},
@@ -31,5 +39,5 @@ class HasScope(BasePermission):
         if isinstance(request.auth, ApiKey):
             return scope in SCOPES_BY_KIND[ApiKey.Kind(request.auth.kind)]
         if request.user and request.user.is_authenticated and request.user.is_staff:
-            return True
+            return request.user.has_perms(PERMISSIONS_BY_SCOPE[scope])
         return scope == "search" and bool(api_setting("API_ANONYMOUS_SEARCH"))

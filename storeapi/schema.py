@@ -12,6 +12,7 @@ ERROR_STATUSES = {
     "401": "No API key (or a bad one, or a bad webhook signature).",
     "403": "The key may not do this (or not from this origin).",
     "404": "Not found.",
+    "413": "The request body is larger than this operation reads.",
     "415": "Unsupported content type.",
     "429": "Too many requests for this key; see Retry-After.",
 }

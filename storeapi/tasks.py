@@ -7,7 +7,9 @@ from celery import shared_task
 from storeapi.services.image_fetches import image_fetch_process, image_fetches_resend_stale
 
 
-@shared_task(ignore_result=True, acks_late=True)
+# The fetch has its own wall-clock deadline (SNAPSHELF_IMAGE_URL_DEADLINE, 30 s by default); the
+# time limits stop a task that hangs anyway (in DNS, or decoding), and free its worker.
+@shared_task(ignore_result=True, acks_late=True, soft_time_limit=60, time_limit=90)
 def image_fetch_run(fetch_id: int) -> None:
     image_fetch_process(fetch_id)
 

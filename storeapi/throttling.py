@@ -20,60 +20,37 @@ into an error (before this module, a cache error here was an unhandled exception
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from search.rate_limits import rate_limiter
+from search.request_guards import client_ip
 from storeapi.conf import api_setting
 from storeapi.models import ApiKey
 
 logger = logging.getLogger(__name__)
 
 
-@functools.cache
-def throttle_limiter() -> SlidingWindowCounterRateLimiter | None:
-    """The rate limiter on the default cache's Redis, built once per process; None when the
-    default cache is not Django's Redis backend. It talks to the cache's primary server (the
-    first of its LOCATION, the one Django writes to) with the cache's OPTIONS, through its own
-    redis-py connection pool, and counts under the cache's key prefix."""
-    cache = caches["default"]
-    if not isinstance(cache, RedisCache):
-        return None
-    config = settings.CACHES["default"]
-    location = config["LOCATION"]
-    servers = location.split(",") if isinstance(location, str) else list(location)
-    options = {key: value for key, value in config.get("OPTIONS", {}).items() if key not in _NOT_POOL_OPTIONS}
-    prefix = f"{cache.key_prefix or 'snapshelf'}:throttle"
-    return SlidingWindowCounterRateLimiter(RedisStorage(servers[0].strip(), key_prefix=prefix, **options))
-
-
-# Django's RedisCache OPTIONS that choose its own classes rather than configure the connection.
-_NOT_POOL_OPTIONS = {"parser_class", "pool_class", "serializer"}
-
-
-@receiver(setting_changed, dispatch_uid="storeapi.throttle_limiter_reset")
-def throttle_limiter_reset(*, setting: str, **kwargs: Any) -> None:
-    """Follow the default cache when tests change CACHES, as Django's own cache handler does."""
-    if setting == "CACHES":
-        throttle_limiter.cache_clear()
+# The limiter on the default cache's Redis is the storefront's too (search/rate_limits.py).
+throttle_limiter = rate_limiter
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """One bucket per key, at the key's own rate or its kind's default; callers without a key
-    share a bucket per address; staff sessions are not throttled."""
+    share a bucket per address; staff sessions are not throttled.
+
+    A public key sits in store pages for anyone to copy, so one client must not use up the
+    store's searches: public keys get a bucket per key and client address (at the key's rate)
+    and, above those, a ceiling for the key (``API_THROTTLE_RATES["public_ceiling"]``) that
+    bounds what many addresses together may send. Addresses come from search.request_guards.client_ip
+    (X-Forwarded-For only as far as SNAPSHELF_TRUSTED_PROXY_COUNT says)."""
 
     scope = "snapshelf-api"
 
@@ -94,13 +71,19 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         limiter = self._limiter()
         if limiter is None:
             return super().allow_request(request, view)
-        self.ident = self._ident(request)
-        self.item = RateLimitItemPerSecond(num_requests, duration, namespace=self.scope)
+        buckets: list[tuple[RateLimitItem, str]] = [
+            (RateLimitItemPerSecond(num_requests, duration, namespace=self.scope), self._ident(request))
+        ]
+        ceiling = self._ceiling_for(request)
+        if ceiling is not None:
+            buckets.append(ceiling)
         try:
-            return limiter.hit(self.item, self.ident)
+            for self.item, self.ident in buckets:
+                if not limiter.hit(self.item, self.ident):
+                    return False
         except RedisError as exc:
             logger.warning("API throttle not applied, Redis failed (request let through): %s", exc)
-            return True
+        return True
 
     def wait(self) -> float | None:
         """Seconds until the bucket takes a request again (the Retry-After header). Asked only
@@ -128,8 +111,27 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
             return None  # staff in the admin
         return rates.get("anonymous")
 
+    def _ceiling_for(self, request: Request) -> tuple[RateLimitItem, str] | None:
+        if not isinstance(request.auth, ApiKey) or request.auth.kind != ApiKey.Kind.PUBLIC:
+            return None
+        rate = api_setting("API_THROTTLE_RATES").get("public_ceiling")
+        if not rate:
+            return None
+        num_requests, duration = self.parse_rate(rate)
+        assert num_requests is not None and duration is not None
+        return RateLimitItemPerSecond(
+            num_requests, duration, namespace=f"{self.scope}-ceiling"
+        ), f"key-{request.auth.pk}"
+
     def _ident(self, request: Request) -> str:
-        return f"key-{request.auth.pk}" if isinstance(request.auth, ApiKey) else f"addr-{self.get_ident(request)}"
+        if not isinstance(request.auth, ApiKey):
+            return f"addr-{self.get_ident(request)}"
+        if request.auth.kind == ApiKey.Kind.PUBLIC:
+            return f"key-{request.auth.pk}-addr-{self.get_ident(request)}"
+        return f"key-{request.auth.pk}"
+
+    def get_ident(self, request: Request) -> str:
+        return client_ip(request)
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         """The bucket's cache key on DRF's path (a cache that is not Redis)."""

@@ -185,6 +185,8 @@ SNAPSHELF_IMAGE_MAX_BYTES = env.int("SNAPSHELF_IMAGE_MAX_BYTES", default=20 * 10
 SNAPSHELF_IMAGE_MAX_PIXELS = env.int("SNAPSHELF_IMAGE_MAX_PIXELS", default=40_000_000)
 SNAPSHELF_IMAGE_URL_TIMEOUT = env.float("SNAPSHELF_IMAGE_URL_TIMEOUT", default=10.0)
 SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = env.bool("SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE", default=False)
+SNAPSHELF_IMAGE_URL_DEADLINE = env.float("SNAPSHELF_IMAGE_URL_DEADLINE", default=30.0)
+SNAPSHELF_IMAGE_URL_PORTS = env.list("SNAPSHELF_IMAGE_URL_PORTS", cast=int, default=[80, 443])
 SNAPSHELF_DEFAULT_CURRENCY = env("SNAPSHELF_DEFAULT_CURRENCY", default="EUR")
 
 CELERY_BEAT_SCHEDULE = {
@@ -214,6 +216,7 @@ if env("SNAPSHELF_API_THROTTLE_RATES", default=""):
     # JSON, merged over the defaults: {"public": "120/min", "read": ..., "write": ..., "anonymous": ...}
     SNAPSHELF_API_THROTTLE_RATES = {
         "public": "120/min", "read": "1200/min", "write": "1200/min", "anonymous": "30/min",
+        "public_ceiling": "3000/min",
         **env.json("SNAPSHELF_API_THROTTLE_RATES"),
     }  # fmt: skip
 # The API's views set their own auth, errors and rendering; these serve the schema and docs.
@@ -233,6 +236,11 @@ if env("SNAPSHELF_EMBEDDING_MODELS", default=""):
     # JSON: {"name": {"class": "dotted.path", ...constructor arguments}}, merged over the defaults.
     SNAPSHELF_EMBEDDING_MODELS = env.json("SNAPSHELF_EMBEDDING_MODELS")
 SNAPSHELF_EMBEDDING_BATCH_SIZE = env.int("SNAPSHELF_EMBEDDING_BATCH_SIZE", default=16)
+# Storefront searches per client address ("0" turns a limit off, as a load test from one address needs).
+SNAPSHELF_STOREFRONT_PHOTO_RATE = env("SNAPSHELF_STOREFRONT_PHOTO_RATE", default="20/m")
+SNAPSHELF_STOREFRONT_WORDS_RATE = env("SNAPSHELF_STOREFRONT_WORDS_RATE", default="120/m")
+# Proxies of this deployment that append to X-Forwarded-For (0: the header is ignored).
+SNAPSHELF_TRUSTED_PROXY_COUNT = env.int("SNAPSHELF_TRUSTED_PROXY_COUNT", default=0)
 SNAPSHELF_TORCH_THREADS = env.int("SNAPSHELF_TORCH_THREADS", default=0)
 SNAPSHELF_EMBEDDING_DEVICE = env("SNAPSHELF_EMBEDDING_DEVICE", default="auto")
 for _name, _cast in (

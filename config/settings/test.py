@@ -24,6 +24,9 @@ MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(DATA_DIR / "media")))  # 
 CACHES["default"]["KEY_PREFIX"] = "snapshelf-test"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 SERVE_MEDIA = True  # the browser tests load product images from the live server
+# Every test client is 127.0.0.1: the storefront's per-address limits are off unless a test sets them.
+SNAPSHELF_STOREFRONT_PHOTO_RATE = env("SNAPSHELF_STOREFRONT_PHOTO_RATE", default="0")  # noqa: F405
+SNAPSHELF_STOREFRONT_WORDS_RATE = env("SNAPSHELF_STOREFRONT_WORDS_RATE", default="0")  # noqa: F405
 
 if EMBEDDED_REDIS is not None:  # noqa: F405
     # Any process that started the throwaway Redis (pytest, mypy's Django plugin, manage.py

@@ -103,8 +103,8 @@ def sku_matches(text: str, product_filter: ProductFilter, *, limit: int) -> SkuM
 
 
 def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int) -> list[KeywordHit]:
-    """Products whose document matches any word (prefix match), best ``ts_rank_cd`` first:
-    a product matching more words, or in its title, ranks higher."""
+    """Products whose document matches any word (prefix match from PREFIX_MIN_LENGTH letters),
+    best ``ts_rank_cd`` first: a product matching more words, or in its title, ranks higher."""
     return _hits_read(_hits_sql(words, product_filter, limit))
 
 
@@ -116,8 +116,13 @@ def _hits_read(hits_sql: tuple[str, list[Any]] | None) -> list[KeywordHit]:
         return [KeywordHit(int(row[0]), float(row[1])) for row in cursor.fetchall()]
 
 
+# Words shorter than this match whole words only: "b:*" would match most of a catalog (a
+# one-letter query cost 250 ms) and rank it by nothing useful.
+PREFIX_MIN_LENGTH = 3
+
+
 def _hits_sql(words: list[str], product_filter: ProductFilter, limit: int) -> tuple[str, list[Any]] | None:
-    terms = [f"{word}:*" for word in words if word.isalnum()]
+    terms = [f"{word}:*" if len(word) >= PREFIX_MIN_LENGTH else word for word in words if word.isalnum()]
     if not terms:
         return None
     sql = (

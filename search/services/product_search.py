@@ -151,6 +151,8 @@ def _filter_compile(products: QuerySet[Product]) -> ProductFilter:
 
 def products_filtered(filters: SearchFilters) -> QuerySet[Product]:
     """The active products that pass ``filters`` (catalog.selectors.products_filtered)."""
+    if len(filters.attributes) > search_setting("SEARCH_MAX_ATTRIBUTE_FILTERS"):
+        raise SearchError(f"At most {search_setting('SEARCH_MAX_ATTRIBUTE_FILTERS')} attribute filters.")
     for key in filters.attributes:
         if not ATTRIBUTE_KEY.match(key):
             raise SearchError(f"Unknown attribute {key[:50]!r}.")
@@ -230,7 +232,12 @@ def query_photo_embed(data: bytes, *, owner: str) -> str:
     model = _photo_model(embedding_model_active())
     embedder = _embedder(model)
     side = max(embedder.image_side, KEPT_PHOTO_SIDE if search_setting("SEARCH_KEEP_QUERY_PHOTO") else 0)
-    image = query_photo_decode(data, side=side)
+    image = query_photo_decode(
+        data,
+        side=side,
+        max_pixels=search_setting("SEARCH_QUERY_IMAGE_MAX_PIXELS"),
+        max_bytes=search_setting("SEARCH_QUERY_IMAGE_MAX_BYTES"),
+    )
     return _photo_keep(model, embedder, image, owner)[1]
 
 

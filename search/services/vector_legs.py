@@ -58,15 +58,17 @@ def products_nearest(
     if kind == "product":
         rows = neighbours(model, kind, vector, limit=products, product_filter=product_filter)
         return [ProductMatch(row.product_id, row.distance, None) for row in rows]
-    fetch = products * IMAGE_FANOUT
+    most = max(int(search_setting("SEARCH_VECTOR_MAX_ROWS")), products)
+    fetch = min(products * IMAGE_FANOUT, most)
     while True:
         rows = neighbours(model, "image", vector, limit=fetch, product_filter=product_filter)
         matches = _group_by_product(rows)
         # Fewer rows than asked for means there are no more; otherwise ask deeper until enough
-        # distinct products turn up.
-        if len(matches) >= products or len(rows) < fetch:
+        # distinct products turn up, but never beyond SEARCH_VECTOR_MAX_ROWS rows (a catalog
+        # of products with hundreds of images each would otherwise read its whole index).
+        if len(matches) >= products or len(rows) < fetch or fetch >= most:
             return matches[:products]
-        fetch *= 2
+        fetch = min(fetch * 2, most)
 
 
 def _group_by_product(rows: list[Neighbour]) -> list[ProductMatch]:

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage
 from catalog.selectors import product_images
-from storeapi.models import ImageFetch
+from storeapi.models import ApiKey, ImageFetch
 from storeapi.serializers.fields import (
     AttributesField,
     PriceField,
@@ -36,7 +36,9 @@ class CategoryCreateSerializer(serializers.Serializer):
 
 class ProductImageSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
-    source_url = serializers.CharField(read_only=True, help_text="Where the image was fetched from, or ''.")
+    source_url = serializers.CharField(
+        read_only=True, required=False, help_text="Where the image was fetched from, or ''; not shown to public keys."
+    )
 
     class Meta:
         model = ProductImage
@@ -53,6 +55,24 @@ class ProductImageSerializer(serializers.ModelSerializer):
     def get_url(self, image: ProductImage) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(image.file.url) if request else image.file.url
+
+    def to_representation(self, instance: ProductImage) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not _may_see_sources(self.context.get("request")):
+            # Where images were fetched from is the merchant's business (supplier URLs, internal
+            # hosts): shown to read and write keys and staff, not to public keys or anonymous search.
+            data.pop("source_url", None)
+        return data
+
+
+def _may_see_sources(request: Any) -> bool:
+    if request is None:
+        return True  # not an answer to a client (the shell, tests)
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, ApiKey):
+        return auth.kind != ApiKey.Kind.PUBLIC
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
 
 
 class ProductSerializer(serializers.ModelSerializer):

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from catalog.conf import catalog_setting
 from catalog.models import Category
+from search.conf import search_setting
 from storeapi.conf import api_setting
 from storeapi.serializers.fields import (
     PriceField,
@@ -34,7 +34,7 @@ class ImageBytesField(serializers.Field):
     """A photo: an uploaded file (multipart) or base64 text / a data: URL (JSON). Gives bytes."""
 
     def to_internal_value(self, data: Any) -> bytes:
-        limit = catalog_setting("IMAGE_MAX_BYTES")
+        limit = search_setting("SEARCH_QUERY_IMAGE_MAX_BYTES")
         if hasattr(data, "read") and hasattr(data, "size"):
             if data.size > limit:
                 raise serializers.ValidationError(f"The file is larger than the limit of {limit:,} bytes.")

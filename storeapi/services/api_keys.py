@@ -59,16 +59,20 @@ def api_key_find(key: str) -> ApiKey | None:
     if not key or len(key) > 200:
         return None
     api_key = ApiKey.objects.filter(key_hash=api_key_hash(key), is_active=True).first()
-    if api_key is not None:
-        _api_key_touch(api_key)
-    return api_key
+    return api_key if api_key is not None and _api_key_touch(api_key) else None
 
 
-def _api_key_touch(api_key: ApiKey) -> None:
+def _api_key_touch(api_key: ApiKey) -> bool:
+    """Record the key's use (at most every LAST_USED_RESOLUTION); False when it was revoked since
+    this request read it: the write is only for an active row, so a revocation that lands between
+    the read and the write refuses the request instead of being raced."""
     now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    if api_key.last_used_at is not None and now - api_key.last_used_at <= LAST_USED_RESOLUTION:
+        return True
+    if not ApiKey.objects.filter(pk=api_key.pk, is_active=True).update(last_used_at=now):
+        return False
+    api_key.last_used_at = now
+    return True
 
 
 def api_key_origin_allowed(api_key: ApiKey, origin: str | None) -> bool:

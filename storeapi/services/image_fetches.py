@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
@@ -33,7 +34,8 @@ def image_fetch_queue(
     """Queue ``url`` for ``product``; None when the product already has that image or it is queued."""
     if ProductImage.objects.filter(product=product, source_url=url).exists():
         return None
-    if ImageFetch.objects.filter(product=product, url=url, status=ImageFetch.Status.PENDING).exists():
+    waiting = (ImageFetch.Status.PENDING, ImageFetch.Status.FETCHING)
+    if ImageFetch.objects.filter(product=product, url=url, status__in=waiting).exists():
         return None
     fetch = ImageFetch.objects.create(
         product=product, url=url, alt_text=alt_text[:300], position=position, search_only=search_only
@@ -53,32 +55,35 @@ def image_fetch_enqueue(fetch_id: int) -> None:
 
 
 def image_fetch_process(fetch_id: int) -> ImageFetch | None:
-    """Fetch one queued URL and add the image. Safe to run twice: done or failed rows are left alone."""
-    with transaction.atomic():
-        fetch = (
-            ImageFetch.objects.select_for_update(skip_locked=True)
-            .select_related("product")
-            .filter(pk=fetch_id, status=ImageFetch.Status.PENDING)
-            .first()
+    """Fetch one queued URL and add the image. Safe to run twice: done or failed rows are left alone.
+
+    The fetch runs outside any transaction: a slow server must not hold a row lock (or a
+    connection in a transaction) for up to SNAPSHELF_IMAGE_URL_DEADLINE. A worker claims the row
+    by moving it from pending to fetching (one UPDATE: a second copy of the message finds nothing
+    to claim), and records the outcome only if it still holds the claim. A worker that dies while
+    fetching leaves the row to the sweep, which hands it back after IMAGE_FETCH_RETRY_AFTER_SECONDS.
+    """
+    claim = ImageFetch.objects.filter(pk=fetch_id, status=ImageFetch.Status.PENDING)
+    if not claim.update(status=ImageFetch.Status.FETCHING, updated_at=timezone.now()):
+        return None  # done, failed, gone, or another worker has it
+    fetch = ImageFetch.objects.select_related("product").get(pk=fetch_id)
+    try:
+        image, _ = product_image_add_from_url(
+            product=fetch.product,
+            url=fetch.url,
+            alt_text=fetch.alt_text,
+            position=fetch.position,
+            search_only=fetch.search_only,
         )
-        if fetch is None:
-            return None
-        try:
-            with transaction.atomic():
-                image, _ = product_image_add_from_url(
-                    product=fetch.product,
-                    url=fetch.url,
-                    alt_text=fetch.alt_text,
-                    position=fetch.position,
-                    search_only=fetch.search_only,
-                )
-        except FETCH_ERRORS as exc:
-            logger.info("image fetch %s from %s failed: %s", fetch.pk, fetch.url, exc)
-            fetch.status, fetch.error = ImageFetch.Status.FAILED, str(exc)[:2000]
-        else:
-            fetch.status, fetch.image, fetch.error = ImageFetch.Status.DONE, image, ""
-        fetch.save(update_fields=["status", "image", "error", "updated_at"])
-    return fetch
+    except FETCH_ERRORS as exc:
+        logger.info("image fetch %s from %s failed: %s", fetch.pk, fetch.url, exc)
+        outcome: dict[str, Any] = {"status": ImageFetch.Status.FAILED, "error": str(exc)[:2000], "image": None}
+    else:
+        outcome = {"status": ImageFetch.Status.DONE, "error": "", "image": image}
+    ImageFetch.objects.filter(pk=fetch.pk, status=ImageFetch.Status.FETCHING).update(
+        **outcome, updated_at=timezone.now()
+    )
+    return ImageFetch.objects.filter(pk=fetch.pk).first()  # None when its product was deleted meanwhile
 
 
 def image_fetches_process_pending(*, limit: int = 100) -> int:
@@ -90,11 +95,12 @@ def image_fetches_process_pending(*, limit: int = 100) -> int:
 def image_fetches_resend_stale() -> int:
     """Re-send pending fetches older than the retry age (their message was lost, or a worker died)."""
     cutoff = timezone.now() - timedelta(seconds=api_setting("IMAGE_FETCH_RETRY_AFTER_SECONDS"))
-    ids = list(
-        ImageFetch.objects.filter(status=ImageFetch.Status.PENDING, updated_at__lt=cutoff).values_list("id", flat=True)
+    waiting = (ImageFetch.Status.PENDING, ImageFetch.Status.FETCHING)  # fetching this long: its worker died
+    ids = list(ImageFetch.objects.filter(status__in=waiting, updated_at__lt=cutoff).values_list("id", flat=True))
+    # Pending again, and touched so that the next sweep waits another retry age for these.
+    ImageFetch.objects.filter(pk__in=ids, status__in=waiting).update(
+        status=ImageFetch.Status.PENDING, updated_at=timezone.now()
     )
-    # Touched so that the next sweep waits another retry age for these.
-    ImageFetch.objects.filter(pk__in=ids).update(updated_at=timezone.now())
     for fetch_id in ids:
         image_fetch_enqueue(fetch_id)
     return len(ids)

@@ -137,22 +137,12 @@ def product_save(*, data: dict[str, Any], product: Product | None = None) -> tup
 
 
 def product_delete(*, product: Product) -> None:
-    """Delete the product, its images (files too, once committed) and its search vectors."""
-    files = [(image.file.storage, image.file.name) for image in product.images.all() if image.file]
+    """Delete the product, its images and its search vectors (files: catalog.signals, after commit)."""
     product.delete()
-    transaction.on_commit(lambda: _files_delete(files))
 
 
 def product_image_delete(*, image: ProductImage) -> None:
-    files = [(image.file.storage, image.file.name)] if image.file else []
     image.delete()
-    transaction.on_commit(lambda: _files_delete(files))
-
-
-def _files_delete(files: list[tuple[Any, str | None]]) -> None:
-    for storage, name in files:
-        if name:
-            storage.delete(name)
 
 
 def bulk_summary(writes: list[ProductWrite]) -> dict[str, int]:

@@ -3,7 +3,11 @@
 Both platforms sign the raw body: base64(HMAC-SHA256(secret, body)). Each delivery id is
 recorded in the same transaction as its catalog change, so a redelivery changes nothing; a
 delivery older than the last one applied to a product (by the platform's own modification
-time) is skipped, because platforms do not promise order.
+time) is skipped, because platforms do not promise order. A payload whose modification time is
+outside SNAPSHELF_WEBHOOK_MAX_AGE_SECONDS of now is refused: the signature proves who wrote a
+body, not when, and a captured body could otherwise be sent again under a new delivery id. A
+delete leaves a tombstone (the link to the platform id, without a product, at the delete's time),
+so an update delivered after the delete is stale too.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from catalog.importing.readers import TAG_RE, parse_price, parse_stock
@@ -44,6 +49,11 @@ class WebhookEvent:
     delivery_id: str
     payload: dict[str, Any]
     shop_domain: str = ""
+    sent_at: datetime | None = None  # the platform's own header time, when it sends one
+
+
+class WebhookTooOld(WebhookRejected):
+    """The payload's time is outside the freshness window."""
 
 
 def webhook_signature_valid(*, platform: str, body: bytes, signature: str) -> bool:
@@ -69,9 +79,20 @@ def webhook_handle(event: WebhookEvent) -> str:
         if not external_id:
             raise WebhookRejected("the payload has no product id")
         if event.action == "delete":
-            return _external_product_delete(event.platform, external_id)
+            return _external_product_delete(event.platform, external_id, _fresh(event.sent_at) or timezone.now())
         row, remote_updated_at = MAPPERS[event.platform](event)
-        return _external_product_upsert(event.platform, external_id, row, remote_updated_at)
+        return _external_product_upsert(event.platform, external_id, row, _fresh(remote_updated_at))
+
+
+def _fresh(moment: datetime | None) -> datetime | None:
+    """``moment``, or WebhookTooOld when it is outside the window around now."""
+    window = api_setting("WEBHOOK_MAX_AGE_SECONDS")
+    if moment is None or not window:
+        return moment
+    age = (timezone.now() - moment).total_seconds()
+    if not -window <= age <= window:
+        raise WebhookTooOld(f"the payload's time {moment.isoformat()} is more than {window} seconds from now")
+    return moment
 
 
 def _external_product_upsert(
@@ -79,9 +100,10 @@ def _external_product_upsert(
 ) -> str:
     link = ExternalProduct.objects.select_for_update().filter(platform=platform, external_id=external_id).first()
     if link is not None:
-        if remote_updated_at and link.remote_updated_at and remote_updated_at < link.remote_updated_at:
+        if _is_stale(link, remote_updated_at):
             return "stale"
-        row.sku = link.product.sku  # the first SKU sticks, even if the platform's variant SKU changes
+        if link.product is not None:
+            row.sku = link.product.sku  # the first SKU sticks, even if the platform's variant SKU changes
     outcome = ApiCatalogImporter().import_row(row)
     if outcome.product is None:
         raise WebhookRejected(outcome.reason)
@@ -91,6 +113,14 @@ def _external_product_upsert(
     )  # fmt: skip
     _images_prune(outcome.product, {image.location for image in row.images})
     return outcome.result.value if outcome.result else "failed"
+
+
+def _is_stale(link: ExternalProduct, remote_updated_at: datetime | None) -> bool:
+    if remote_updated_at is None or link.remote_updated_at is None:
+        return False
+    if link.product is None:  # a tombstone wins a tie: the delete came after the update of that moment
+        return remote_updated_at <= link.remote_updated_at
+    return remote_updated_at < link.remote_updated_at
 
 
 def _images_prune(product: Product, keep_urls: set[str]) -> None:
@@ -108,11 +138,17 @@ def _images_prune(product: Product, keep_urls: set[str]) -> None:
     )
 
 
-def _external_product_delete(platform: str, external_id: str) -> str:
-    link = ExternalProduct.objects.select_related("product").filter(platform=platform, external_id=external_id).first()
-    if link is None:
+def _external_product_delete(platform: str, external_id: str, deleted_at: datetime) -> str:
+    link, _ = ExternalProduct.objects.select_for_update().get_or_create(platform=platform, external_id=external_id)
+    product = link.product
+    if link.remote_updated_at and link.remote_updated_at > deleted_at:
+        return "stale"  # an update newer than this delete was applied
+    # The tombstone: no product, and the delete's time, against which later updates are compared.
+    link.product, link.remote_updated_at = None, deleted_at
+    link.save(update_fields=["product", "remote_updated_at"])
+    if product is None:
         return "ignored"  # never seen, or already deleted
-    product_delete(product=link.product)
+    product_delete(product=product)
     return "deleted"
 
 

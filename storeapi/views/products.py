@@ -8,6 +8,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog.conf import catalog_setting
 from catalog.image_intake import ImageRejected
 from catalog.models import Category, Product, ProductImage
 from catalog.services import category_get_or_create_path, product_image_add
@@ -38,7 +39,7 @@ from storeapi.services.products import (
     product_save,
     products_bulk_upsert,
 )
-from storeapi.views.base import JSON_OR_MULTIPART, ApiGenericView, ApiView
+from storeapi.views.base import FORM_OVERHEAD_BYTES, JSON_OR_MULTIPART, ApiGenericView, ApiView
 
 TAG_PRODUCTS = ["products"]
 
@@ -163,6 +164,9 @@ class ProductBulkUpsertView(ApiView):
 class ProductImageListView(ApiView):
     parser_classes = JSON_OR_MULTIPART
 
+    def body_limit(self) -> int:
+        return catalog_setting("IMAGE_MAX_BYTES") + FORM_OVERHEAD_BYTES
+
     @extend_schema(
         tags=TAG_PRODUCTS,
         summary="List a product's images, the search-only shop photos included (flagged search_only)",
@@ -217,8 +221,6 @@ class ProductImageListView(ApiView):
 
 
 def _read_upload(upload: Any) -> bytes:
-    from catalog.conf import catalog_setting
-
     limit = catalog_setting("IMAGE_MAX_BYTES")
     if upload.size > limit:
         raise ValidationError({"file": [f"The file is larger than the limit of {limit:,} bytes."]})

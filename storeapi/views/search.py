@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.models import Product
+from search.conf import search_setting
 from search.services.product_search import SearchError, SearchFilters, products_similar
 from storeapi.serializers.search import (
     SearchPhotoUploadSerializer,
@@ -16,13 +17,17 @@ from storeapi.serializers.search import (
     SimilarResponseSerializer,
 )
 from storeapi.services.search import ApiSearch, api_search_owner, search_run
-from storeapi.views.base import JSON_OR_MULTIPART, ApiView
+from storeapi.views.base import FORM_OVERHEAD_BYTES, JSON_OR_MULTIPART, ApiView
 
 
 class SearchView(ApiView):
     parser_classes = JSON_OR_MULTIPART
     required_scope = "search"
     read_scope = "search"
+
+    def body_limit(self) -> int:
+        # The photo as base64 in JSON (4/3 of its bytes), plus the other fields.
+        return search_setting("SEARCH_QUERY_IMAGE_MAX_BYTES") * 4 // 3 + FORM_OVERHEAD_BYTES
 
     @extend_schema(
         tags=["search"],

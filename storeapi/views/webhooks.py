@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from search.request_guards import client_ip
+from storeapi.conf import api_setting
 from storeapi.models import Platform
 from storeapi.services.webhooks import WebhookEvent, WebhookRejected, webhook_handle, webhook_signature_valid
 from storeapi.views.base import ApiView
@@ -55,7 +59,7 @@ class WebhookView(ApiView):
         if not webhook_signature_valid(platform=self.platform, body=body, signature=signature):
             logger.warning(
                 "rejected a %s webhook (topic %r) from %s: %s signature",
-                self.platform, topic, request.META.get("REMOTE_ADDR"), "bad" if signature else "no",
+                self.platform, topic, client_ip(request), "bad" if signature else "no",
             )  # fmt: skip
             raise BadSignature()
         action = self.actions.get(topic)
@@ -70,6 +74,7 @@ class WebhookView(ApiView):
         event = WebhookEvent(
             platform=self.platform, action=action, topic=topic, payload=payload,
             delivery_id=request.headers.get(self.delivery_header, ""), shop_domain=self._shop_domain(request),
+            sent_at=self._sent_at(request),
         )  # fmt: skip
         try:
             return Response({"status": webhook_handle(event)})
@@ -83,6 +88,12 @@ class WebhookView(ApiView):
 
     def _shop_domain(self, request: Request) -> str:
         return ""
+
+    def _sent_at(self, request: Request) -> datetime | None:
+        return None
+
+    def body_limit(self) -> int:
+        return int(api_setting("WEBHOOK_MAX_BYTES"))
 
 
 def _webhook_schema(platform: str, headers: list[tuple[str, str]]) -> Any:
@@ -114,6 +125,10 @@ class ShopifyWebhookView(WebhookView):
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
+
+    def _sent_at(self, request: Request) -> datetime | None:
+        sent = parse_datetime(request.headers.get("X-Shopify-Triggered-At", "").strip() or "x")
+        return sent if sent is not None and sent.tzinfo is not None else None
 
     def _shop_domain(self, request: Request) -> str:
         domain = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()

@@ -1,3 +1,4 @@
+import hashlib
 import io
 
 import pytest
@@ -31,9 +32,17 @@ def test_rejects_truncated_image():
         image_validate(data[: len(data) // 2])
 
 
-def test_rejects_unaccepted_format():
-    with pytest.raises(ImageRejected, match="BMP images are not accepted"):
+def test_rejects_unaccepted_format_without_running_its_decoder(monkeypatch):
+    # Only the accepted formats' decoders see untrusted bytes (Image.open(formats=...)): a bug in
+    # the BMP, TGA or PSD readers cannot be reached through an upload.
+    from PIL import BmpImagePlugin
+
+    opened = []
+    original = BmpImagePlugin.BmpImageFile._open
+    monkeypatch.setattr(BmpImagePlugin.BmpImageFile, "_open", lambda self: opened.append(1) or original(self))
+    with pytest.raises(ImageRejected, match="not an image in an accepted format"):
         image_validate(image_bytes(fmt="BMP"))
+    assert opened == []
 
 
 def test_byte_cap(settings):
@@ -109,3 +118,53 @@ def test_a_query_photo_is_upright_and_refused_as_other_images_are(settings):
     settings.SNAPSHELF_IMAGE_MAX_PIXELS = 1000
     with pytest.raises(ImageRejected, match="limit is 1,000 pixels"):
         query_photo_decode(_jpeg((2000, 1500)), side=224)
+
+
+def test_stored_images_lose_their_metadata_with_orientation_applied_first():
+    from tests.hostile_images import jpeg_with_gps
+
+    data = jpeg_with_gps()  # 96x64 pixels, EXIF orientation 6 (turn to stand upright), GPS, a comment
+    validated = image_validate(data)
+    stored = Image.open(io.BytesIO(validated.data))
+    assert stored.size == (64, 96) and (validated.width, validated.height) == (64, 96)  # turned, once
+    assert not stored.getexif() and "comment" not in stored.info and "exif" not in stored.info
+    assert b"SnapCam" not in validated.data and b"shot at home" not in validated.data
+    assert validated.sha256 == hashlib.sha256(validated.data).hexdigest()
+    assert validated.source_sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "GIF"])
+def test_metadata_is_stripped_in_every_format(fmt):
+    image = Image.new("RGB", (32, 24), (200, 30, 30))
+    params: dict = {"GIF": {"comment": b"secret"}, "WEBP": {"exif": _gps_exif()}, "PNG": {"exif": _gps_exif()}}[fmt]
+    if fmt == "PNG":
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Author", "secret")
+        params["pnginfo"] = info
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    validated = image_validate(buffer.getvalue())
+    assert validated.source_sha256 and b"secret" not in validated.data and b"SnapCam" not in validated.data
+    assert Image.open(io.BytesIO(validated.data)).size == (32, 24)
+
+
+def _gps_exif() -> bytes:
+    exif = Image.Exif()
+    exif[271] = "SnapCam"
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 22.0, 1.0)})
+    return exif.tobytes()
+
+
+def test_images_without_metadata_are_stored_as_given():
+    data = image_bytes(fmt="JPEG", size=(80, 60))
+    validated = image_validate(data)
+    assert validated.data is data and validated.source_sha256 == ""
+
+
+def test_bytes_after_the_image_end_are_dropped():
+    from tests.hostile_images import polyglot_png_zip
+
+    validated = image_validate(polyglot_png_zip())
+    assert validated.data.endswith(b"IEND\xaeB`\x82") and b"PK" not in validated.data

@@ -85,7 +85,7 @@ def test_an_unknown_category_is_a_form_error(client, demo_index, category):
 
 
 def test_a_too_large_photo_is_refused_with_its_size(client, demo_index, settings):
-    settings.SNAPSHELF_IMAGE_MAX_BYTES = 1000
+    settings.SNAPSHELF_SEARCH_QUERY_IMAGE_MAX_BYTES = 1000  # query photos' own cap
     response = client.post(reverse(RESULTS), {"photo": upload("big.png", image_bytes(size=(400, 400)) + b"\0" * 2000)})
     assert response.status_code == 400 and "too large" in response.content.decode()
 
@@ -222,3 +222,42 @@ def test_expired_photo_queries_are_purged(client, demo_index, settings):
     QueryPhoto.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert query_photos_purge() == 1
     assert list(QueryPhoto.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_photo_and_word_searches_are_limited_per_client_address(client, demo_index, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.SNAPSHELF_STOREFRONT_PHOTO_RATE = "2/m"
+    settings.SNAPSHELF_STOREFRONT_WORDS_RATE = "3/m"
+    photo = demo_photo_bytes("DEMO-MUG-RED")
+
+    def post(address: str, **extra: str) -> int:
+        return client.post(reverse(RESULTS), {"photo": upload("p.png", photo)}, REMOTE_ADDR=address, **extra)
+
+    assert [post("198.51.100.1").status_code for _ in range(2)] == [303, 303]
+    refused = post("198.51.100.1", HTTP_X_FORWARDED_FOR="203.0.113.50")  # a forged header changes nothing
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert "Too many photo searches" in refused.content.decode()
+    assert post("198.51.100.2").status_code == 303  # another address has its own limit
+    # Words have their own limit, untouched by the photos.
+    words = [client.get(reverse(RESULTS), {"q": "mug"}, REMOTE_ADDR="198.51.100.1").status_code for _ in range(4)]
+    assert words == [200, 200, 200, 429]
+    settings.SNAPSHELF_STOREFRONT_PHOTO_RATE = "0"  # off, as a load test from one address needs
+    assert post("198.51.100.1").status_code == 303
+
+
+def test_a_photo_body_over_the_cap_is_refused_from_its_content_length(client, settings):
+    settings.SNAPSHELF_SEARCH_QUERY_IMAGE_MAX_BYTES = 1000
+    data = image_bytes(size=(400, 400), fmt="BMP")  # 480 KB
+    response = client.post(reverse(RESULTS), {"photo": upload("big.png", data)})
+    assert response.status_code == 413 and "too large" in response.content.decode()
+
+
+def test_query_photos_have_their_own_pixel_cap(client, settings):
+    from tests.hostile_images import png_header_bomb
+
+    settings.SNAPSHELF_SEARCH_QUERY_IMAGE_MAX_PIXELS = 12_000_000
+    response = client.post(reverse(RESULTS), {"photo": upload("big.png", png_header_bomb(4000, 4000))})
+    assert response.status_code == 400
+    assert "4000x4000 pixels; the limit is 12,000,000" in response.content.decode()

@@ -8,8 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from catalog.models import Product
 from storeapi.models import ApiKey
-from storeapi.services.api_keys import api_key_create, api_key_hash
+from storeapi.services.api_keys import api_key_create, api_key_find, api_key_hash, api_key_revoke
 from tests.catalog.factories import ProductFactory
 from tests.storeapi.conftest import client_with
 
@@ -68,13 +69,28 @@ def test_anonymous_search_only_when_the_setting_allows(client, settings):
     assert client.get(PRODUCTS).status_code == 401
 
 
-def test_staff_session_may_do_everything_other_users_nothing(client):
+def test_staff_sessions_get_the_scopes_of_their_permissions(client):
+    from django.contrib.auth.models import Permission
+
     user = User.objects.create_user("shopper", password="pw-12345-long")
     client.force_login(user)
-    assert client.get(PRODUCTS).status_code == 401
+    assert client.get(PRODUCTS).status_code == 401  # not staff: no session access at all
     user.is_staff = True
     user.save()
+    new = {"sku": "STAFF-1", "title": "Made by staff"}
+    assert client.get(PRODUCTS).status_code == 403  # staff without "view product"
+    assert client.post(SEARCH, {"text": "red"}, content_type="application/json").status_code != 403
+    user.user_permissions.add(Permission.objects.get(codename="view_product"))
+    user = User.objects.get(pk=user.pk)  # permissions are cached on the instance
     assert client.get(PRODUCTS).status_code == 200
+    assert client.post(PRODUCTS, new, content_type="application/json").status_code == 403
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_product", "change_product", "delete_product"])
+    )
+    assert client.post(PRODUCTS, new, content_type="application/json").status_code == 201
+    admin = User.objects.create_superuser("owner", password="pw-12345-long")
+    client.force_login(admin)
+    assert client.delete(f"{PRODUCTS}{Product.objects.get(sku='STAFF-1').pk}/").status_code == 204
 
 
 def test_throttled_per_key_with_retry_after(settings):
@@ -153,3 +169,16 @@ def test_a_key_revoked_without_a_save_is_refused_at_its_next_request():
     with CaptureQueriesContext(connection) as queries:
         assert client.get(PRODUCTS).status_code == 401
     assert len([q for q in queries.captured_queries if "storeapi_apikey" in q["sql"]]) == 1
+
+
+def test_a_revocation_between_a_lookup_and_its_last_used_write_refuses_the_request():
+    # The race: a request reads the active key, the key is revoked, then the request records the
+    # key's use. The write is only for an active row, so the request learns of the revocation.
+    from storeapi.services.api_keys import _api_key_touch
+
+    api_key, key = api_key_create(name="Shop front", kind="read")
+    in_flight = ApiKey.objects.get(pk=api_key.pk)  # what the request read: active, never used
+    api_key_revoke(api_key=api_key)
+    assert _api_key_touch(in_flight) is False
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at is None
+    assert api_key_find(key) is None

@@ -79,9 +79,11 @@ def tiny_search(tmp_path, settings):
     settings.SNAPSHELF_EMBEDDING_MODELS = models
     settings.SNAPSHELF_SEARCH_MODEL = "tiny"
     settings.SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = True  # the image server is on loopback
+    settings.SNAPSHELF_IMAGE_URL_PORTS = []  # on a random port
     embedder_clear_cache()
     yield {"SNAPSHELF_EMBEDDING_MODELS": json.dumps(models), "SNAPSHELF_SEARCH_MODEL": "tiny",
-           "SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE": "true"}  # fmt: skip
+           "SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE": "true",
+           "SNAPSHELF_IMAGE_URL_PORTS": ""}  # fmt: skip
     embedder_clear_cache()
 
 

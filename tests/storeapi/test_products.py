@@ -153,6 +153,7 @@ def test_image_url_is_queued_for_a_worker(api, image_server, settings):
     from storeapi.services.image_fetches import image_fetches_process_pending
 
     settings.SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = True
+    settings.SNAPSHELF_IMAGE_URL_PORTS = []  # the test server listens on a random port
     product = ProductFactory()
     url = f"{PRODUCTS}{product.pk}/images/"
     response = api.post(url, {"image_url": image_server.url("red.png"), "alt_text": "Red"}, format="json")
@@ -181,8 +182,10 @@ def test_requests_outside_the_documented_bodies_still_work(api, image_server):
     }
 
 
-def test_image_url_fetch_keeps_the_ssrf_guard(api, image_server):
+def test_image_url_fetch_keeps_the_ssrf_guard(api, image_server, settings):
     from storeapi.services.image_fetches import image_fetches_process_pending
+
+    settings.SNAPSHELF_IMAGE_URL_PORTS = []  # the guard on addresses, not the one on ports
 
     product = ProductFactory()
     response = api.post(f"{PRODUCTS}{product.pk}/images/", {"image_url": image_server.url("red.png")}, format="json")
@@ -207,10 +210,10 @@ def test_product_images_and_category_shown_on_products(api):
     assert len(body["images"]) == 1 and body["category"] == ""
 
 
-def test_oversized_bodies_are_400_in_the_error_shape(api, settings):
+def test_oversized_bodies_are_413_in_the_error_shape(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = api.post(PRODUCTS, {"sku": "BIG", "title": "x" * 5000}, format="json")
-    assert response.status_code == 400 and error_of(response)["code"] == "parse_error"
+    assert response.status_code == 413 and error_of(response)["code"] == "request_too_large"
 
 
 def test_search_only_photos_upload_listed_with_the_flag_and_left_out_of_products(api, public_key):
@@ -237,9 +240,140 @@ def test_search_only_image_urls_are_fetched_as_search_only(api, image_server, se
     from storeapi.services.image_fetches import image_fetches_process_pending
 
     settings.SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = True
+    settings.SNAPSHELF_IMAGE_URL_PORTS = []  # the test server listens on a random port
     product = ProductFactory()
     body = {"image_url": image_server.url("red.png"), "search_only": True}
     response = api.post(f"{PRODUCTS}{product.pk}/images/", body, format="json")
     assert response.status_code == 202 and response.json()["search_only"] is True
     assert image_fetches_process_pending() == 1
     assert product.images.get().search_only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrent_create_of_one_sku_is_409(write_key):
+    import threading
+
+    from django.db import connection, transaction
+
+    from tests.storeapi.conftest import client_with
+
+    holding, release, answers = threading.Event(), threading.Event(), []
+
+    def first_writer() -> None:  # creates the SKU and commits a moment later
+        with transaction.atomic():
+            product_upsert(sku="RACE-1", title="First")
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    def second_writer() -> None:  # its insert waits for the first commit, then is refused
+        answers.append(client_with(write_key).post(PRODUCTS, {"sku": "RACE-1", "title": "Second"}, format="json"))
+        connection.close()
+
+    first = threading.Thread(target=first_writer)
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=second_writer)
+    second.start()
+    second.join(0.5)  # blocked on the unique index
+    release.set()
+    first.join()
+    second.join()
+    assert answers[0].status_code == 409 and error_of(answers[0])["code"] == "conflict"
+    assert Product.objects.get(sku="RACE-1").title == "First"
+
+
+def test_deleting_a_product_or_image_deletes_files_and_thumbnails_after_commit(
+    api, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from catalog.thumbnails import image_thumbnails_make
+
+    settings.MEDIA_ROOT = tmp_path
+    product, other = ProductFactory(), ProductFactory()
+    kept = product_image_add(product=product, data=image_bytes((10, 200, 10)))[0]
+    gone = product_image_add(product=product, data=image_bytes((200, 10, 10)))[0]
+    shared = product_image_add(product=other, data=image_bytes((10, 200, 10)))[0]  # kept's bytes
+    for image in (kept, gone, shared):
+        assert image_thumbnails_make(image)
+        image.refresh_from_db()
+    paths = [tmp_path / gone.file.name, *(tmp_path / t["name"] for t in gone.thumbnails.values())]
+    assert len(paths) == 3 and all(path.exists() for path in paths)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert api.delete(f"{PRODUCTS}{product.pk}/images/{gone.pk}/").status_code == 204
+    assert all(path.exists() for path in paths)  # not before the commit
+    for callback in callbacks:
+        callback()
+    assert not any(path.exists() for path in paths)
+    with django_capture_on_commit_callbacks(execute=True):
+        product.delete()  # as the admin does: the cascade takes the images' files too
+    assert not (tmp_path / kept.file.name).exists()
+    # The thumbnails kept's bytes share with another product's image stay.
+    assert all((tmp_path / t["name"]).exists() for t in shared.thumbnails.values())
+    assert (tmp_path / shared.file.name).exists()
+
+
+def test_public_keys_do_not_see_where_images_came_from(api, public_key):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from storeapi.models import ApiKey
+    from storeapi.serializers.products import ProductImageSerializer
+
+    product = ProductFactory()
+    image = product_image_add(product=product, data=image_bytes(), source_url="http://10.0.0.5/supplier/1.png")[0]
+    assert api.get(f"{PRODUCTS}{product.pk}/").json()["images"][0]["source_url"] == image.source_url
+
+    def shown_to(kind: str) -> dict:
+        request = Request(APIRequestFactory().post("/api/v1/search/"))
+        request.auth = ApiKey(kind=kind)
+        return ProductImageSerializer(image, context={"request": request}).data
+
+    assert "source_url" not in shown_to("public")  # search hits and similar products answer public keys
+    assert shown_to("read")["source_url"] == image.source_url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_row_lock_is_held_while_an_image_url_is_fetched(settings):
+    import http.server
+    import threading
+
+    from django.db import transaction
+
+    from storeapi.services.image_fetches import image_fetch_process
+
+    settings.SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = True
+    settings.SNAPSHELF_IMAGE_URL_PORTS = []
+    requested, answer = threading.Event(), threading.Event()
+    png = image_bytes()
+
+    class SlowHandler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requested.set()
+            answer.wait(10)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fetch = ImageFetch.objects.create(
+        product=ProductFactory(), url=f"http://127.0.0.1:{server.server_address[1]}/a.png"
+    )
+    worker = threading.Thread(target=image_fetch_process, args=[fetch.pk])
+    worker.start()
+    try:
+        assert requested.wait(10)
+        with transaction.atomic():  # while the fetch waits on the server, the row is not locked
+            ImageFetch.objects.select_for_update(nowait=True).get(pk=fetch.pk)
+            assert image_fetch_process(fetch.pk) is None  # a second copy of the task finds it claimed
+    finally:
+        answer.set()
+        worker.join()
+        server.shutdown()
+    fetch.refresh_from_db()
+    assert fetch.status == "done" and fetch.image is not None

@@ -7,8 +7,10 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from catalog.models import Product
 from storeapi.models import ExternalProduct, ImageFetch, WebhookDelivery
@@ -26,6 +28,16 @@ def secrets(settings):
     settings.SNAPSHELF_WOOCOMMERCE_WEBHOOK_SECRET = WOO_SECRET
 
 
+# Payload times are recent: older ones are outside the freshness window (WEBHOOK_MAX_AGE_SECONDS).
+START = timezone.now().replace(microsecond=0) - timedelta(hours=6)
+
+
+def at(hours: float, *, naive: bool = False) -> str:
+    """A payload time ``hours`` after START: ISO 8601 with its offset, or naive UTC (WooCommerce's _gmt)."""
+    moment = START + timedelta(hours=hours)
+    return moment.replace(tzinfo=None).isoformat() if naive else moment.isoformat()
+
+
 def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
@@ -40,7 +52,7 @@ def shopify_product(**overrides) -> dict:
         "product_type": "Shirts",
         "created_at": "2024-05-01T10:00:00-04:00",
         "handle": "example-t-shirt",
-        "updated_at": "2024-05-01T10:00:00-04:00",
+        "updated_at": at(0),
         "published_at": "2024-05-01T10:00:00-04:00",
         "status": "active",
         "tags": "summer, cotton",
@@ -69,7 +81,7 @@ def woo_product(**overrides) -> dict:
         "name": "Premium Quality",
         "slug": "premium-quality",
         "permalink": "https://woo.example/product/premium-quality/",
-        "date_modified_gmt": "2024-05-02T12:00:00",
+        "date_modified_gmt": at(0, naive=True),
         "type": "simple",
         "status": "publish",
         "description": "<p>Pellentesque habitant morbi tristique.</p>",
@@ -120,7 +132,7 @@ def test_shopify_create_update_delete(client):
         ("https://cdn.shopify.com/front.png", "Front", 0),
         ("https://cdn.shopify.com/back.png", "Back", 1),
     ]
-    updated = shopify_product(title="Renamed tee", updated_at="2024-05-02T10:00:00-04:00", status="draft")
+    updated = shopify_product(title="Renamed tee", updated_at=at(1), status="draft")
     assert post_shopify(client, "products/update", updated, delivery="d-2").json() == {"status": "updated"}
     product.refresh_from_db()
     assert product.title == "Renamed tee" and not product.is_active
@@ -141,14 +153,15 @@ def test_same_delivery_twice_is_harmless(client):
 
 
 def test_an_older_update_arriving_late_is_skipped(client):
-    post_shopify(client, "products/create", shopify_product(updated_at="2024-05-03T00:00:00Z"))
-    late = shopify_product(title="Old title", updated_at="2024-05-01T00:00:00Z")
+    post_shopify(client, "products/create", shopify_product(updated_at=at(2)))
+    late = shopify_product(title="Old title", updated_at=at(-1))
     assert post_shopify(client, "products/update", late, delivery="d-2").json() == {"status": "stale"}
     assert Product.objects.get().title == "Example T-Shirt"
 
 
 def test_images_the_platform_dropped_are_removed(client, image_server, settings):
     settings.SNAPSHELF_IMAGE_URL_ALLOW_PRIVATE = True
+    settings.SNAPSHELF_IMAGE_URL_PORTS = []  # the test server listens on a random port
     images = [{"id": 1, "position": 1, "src": image_server.url("red.png"), "alt": "Red"},
               {"id": 2, "position": 2, "src": image_server.url("blue.png"), "alt": "Blue"}]  # fmt: skip
     post_shopify(client, "products/create", shopify_product(images=images))
@@ -205,13 +218,13 @@ def test_woocommerce_create_update_delete(client):
     assert product.attributes == {"color": "Black", "tags": ["cotton"]}
     assert product.url == "https://woo.example/product/premium-quality/"
     assert ImageFetch.objects.get(product=product).alt_text == "Front"
-    update = woo_product(stock_status="outofstock", stock_quantity=0, date_modified_gmt="2024-05-03T00:00:00")
+    update = woo_product(stock_status="outofstock", stock_quantity=0, date_modified_gmt=at(1, naive=True))
     assert post_woo(client, "product.updated", update, delivery="w-2").json() == {"status": "updated"}
     product.refresh_from_db()
     assert not product.in_stock and product.stock == 0
     assert post_woo(client, "product.updated", update, delivery="w-2").json() == {"status": "duplicate"}
     assert post_woo(client, "product.deleted", {"id": 794}, delivery="w-3").json() == {"status": "deleted"}
-    assert not Product.objects.exists() and not ExternalProduct.objects.exists()
+    assert not Product.objects.exists() and ExternalProduct.objects.get().product is None  # the tombstone
 
 
 def test_woocommerce_ping_unknown_topics_and_bad_payloads(client):
@@ -231,3 +244,50 @@ def test_woocommerce_ping_unknown_topics_and_bad_payloads(client):
     )  # fmt: skip
     assert listed.json()["status"] == "rejected"
     assert not Product.objects.exists() and not WebhookDelivery.objects.exists()
+
+
+def test_a_captured_body_replayed_later_under_a_new_delivery_id_is_refused(client, settings):
+    settings.SNAPSHELF_WEBHOOK_MAX_AGE_SECONDS = 3600
+    old = shopify_product(updated_at=(timezone.now() - timedelta(hours=2)).isoformat())
+    response = post_shopify(client, "products/update", old, delivery="replayed-1")
+    assert response.status_code == 200 and response.json()["status"] == "rejected"
+    assert "3600 seconds from now" in response.json()["reason"]
+    future = shopify_product(updated_at=(timezone.now() + timedelta(hours=2)).isoformat())
+    assert post_shopify(client, "products/update", future, delivery="replayed-2").json()["status"] == "rejected"
+    assert not Product.objects.exists() and not WebhookDelivery.objects.exists()
+    fresh = shopify_product(updated_at=timezone.now().isoformat())
+    assert post_shopify(client, "products/update", fresh, delivery="fresh").json()["status"] == "created"
+
+
+def test_a_late_update_cannot_bring_a_deleted_product_back(client):
+    assert post_shopify(client, "products/create", shopify_product(updated_at=at(0))).json()["status"] == "created"
+    deleted = client_post_shopify_delete(client, at(2), delivery="d-del")
+    assert deleted.json() == {"status": "deleted"}
+    late = shopify_product(title="Late edit", updated_at=at(1))  # made before the delete, delivered after
+    assert post_shopify(client, "products/update", late, delivery="d-late").json() == {"status": "stale"}
+    assert not Product.objects.exists()
+    # A delete that arrives before the create it follows leaves a tombstone too.
+    assert client_post_shopify_delete(client, at(3), delivery="d-del-2", product_id=42).json() == {"status": "ignored"}
+    early = shopify_product(id=42, title="Never", updated_at=at(2.5))
+    assert post_shopify(client, "products/create", early, delivery="d-early").json() == {"status": "stale"}
+    # The platform restoring the product later is newer than the delete: it comes back.
+    restored = shopify_product(title="Restored", updated_at=at(4))
+    assert post_shopify(client, "products/update", restored, delivery="d-restored").json() == {"status": "created"}
+    assert Product.objects.get().title == "Restored"
+
+
+def client_post_shopify_delete(client, when: str, *, delivery: str, product_id: int = 788032119674292900):
+    body = json.dumps({"id": product_id}).encode()
+    return client.post(
+        "/api/v1/webhooks/shopify/", body, content_type="application/json",
+        HTTP_X_SHOPIFY_HMAC_SHA256=sign(SHOPIFY_SECRET, body), HTTP_X_SHOPIFY_TOPIC="products/delete",
+        HTTP_X_SHOPIFY_WEBHOOK_ID=delivery, HTTP_X_SHOPIFY_TRIGGERED_AT=when,
+    )  # fmt: skip
+
+
+def test_webhook_bodies_over_the_cap_are_413_before_they_are_read(client, settings):
+    settings.SNAPSHELF_WEBHOOK_MAX_BYTES = 2000
+    big = shopify_product(body_html="x" * 5000)
+    response = post_shopify(client, "products/create", big)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
+    assert not Product.objects.exists()
