@@ -1,7 +1,19 @@
 """The OpenAPI schema is valid, the docs page works offline, and fuzzing the API finds no 500
-and no response that breaks the schema (schemathesis, with a read/write key)."""
+and no response that breaks the schema (schemathesis, with a read/write key).
+
+``make test`` runs a few generated cases per operation. The long run (docs/security.md) sets
+SNAPSHELF_FUZZ_EXAMPLES (cases per operation) and SNAPSHELF_FUZZ_REPORT (a JSON file: cases and
+statuses per operation):
+
+    SNAPSHELF_FUZZ_EXAMPLES=500 SNAPSHELF_FUZZ_REPORT=/tmp/fuzz.json \
+        .venv/bin/python -m pytest tests/storeapi/test_schema.py -k fuzz -q
+"""
 
 from __future__ import annotations
+
+import collections
+import json
+import os
 
 import pytest
 import schemathesis
@@ -111,11 +123,35 @@ def wsgi_keeps_the_test_connection():
     request_finished.connect(close_old_connections)
 
 
+FUZZ_EXAMPLES = int(os.environ.get("SNAPSHELF_FUZZ_EXAMPLES", "12"))
+# Cases and answers per operation, for the long run's report.
+FUZZ_STATUSES: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_report():
+    yield
+    report = os.environ.get("SNAPSHELF_FUZZ_REPORT")
+    if report and FUZZ_STATUSES:
+        statuses = {operation: dict(sorted(counts.items())) for operation, counts in sorted(FUZZ_STATUSES.items())}
+        total = sum(sum(counts.values()) for counts in FUZZ_STATUSES.values())
+        with open(report, "w") as handle:
+            json.dump({"cases": total, "operations": len(statuses), "statuses": statuses}, handle, indent=1)
+
+
+@pytest.fixture
+def unthrottled(settings):
+    # Hundreds of cases a minute on one key: the fuzzing is about answers, not rates.
+    rates = {"public": "1000000/min", "read": "1000000/min", "write": "1000000/min", "anonymous": "1000000/min"}
+    settings.SNAPSHELF_API_THROTTLE_RATES = {**rates, "public_ceiling": "1000000/min"}
+
+
 @fuzzed.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_fuzz_the_api(case, write_key, wsgi_keeps_the_test_connection):
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_fuzz_the_api(case, write_key, wsgi_keeps_the_test_connection, unthrottled):
     """Each operation, with generated valid and invalid input: no 500, every answer as documented."""
     response = case.call(headers={"Authorization": f"Bearer {write_key}"})
+    FUZZ_STATUSES[f"{case.operation.method.upper()} {case.operation.path}"][response.status_code] += 1
     # Left out: positive_data_acceptance expects every schema-valid request to succeed, but an
     # unknown category id, a taken SKU or a forged cursor is schema-valid and rightly refused; and
     # ignored_auth cannot tell the valid key sent here from generated credentials (test_auth.py
