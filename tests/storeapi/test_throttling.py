@@ -79,7 +79,7 @@ def test_a_keys_own_rate_overrides_its_kinds_default(settings):
 
 def test_staff_sessions_are_not_throttled(client, settings, redis_round_trips):
     settings.SNAPSHELF_API_THROTTLE_RATES = {kind: "1/min" for kind in TIGHT}
-    client.force_login(User.objects.create_user("staff", password="pw-12345-long", is_staff=True))
+    client.force_login(User.objects.create_superuser("staff", password="pw-12345-long"))
     assert all(client.get(PRODUCTS).status_code == 200 for _ in range(5))
     assert not any(b"EVALSHA" in command for command in redis_round_trips)
 
@@ -94,6 +94,28 @@ def test_callers_without_a_key_share_a_bucket_per_address(client, settings):
 
     assert [search_from("192.0.2.1") for _ in range(3)] == [400, 400, 429]
     assert [search_from("192.0.2.2") for _ in range(3)] == [400, 400, 429]
+
+
+def test_public_keys_count_per_client_address_under_a_ceiling_per_key(client, settings):
+    # A public key sits in page source: one copier must not use up the store's searches.
+    settings.SNAPSHELF_API_THROTTLE_RATES = {**TIGHT, "public": "2/min", "public_ceiling": "5/min"}
+    _, key = api_key_create(name="Shop front", kind="public")
+
+    def search_from(address: str, forwarded: str = "") -> int:
+        extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+        extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        # An empty body is refused (400) after the throttle counted it.
+        return client.post(SEARCH, {}, content_type="application/json", REMOTE_ADDR=address, **extra).status_code
+
+    assert [search_from("192.0.2.1") for _ in range(3)] == [400, 400, 429]
+    assert search_from("192.0.2.1", forwarded="198.51.100.9") == 429  # no trusted proxy: the header is ignored
+    assert [search_from("192.0.2.2") for _ in range(3)] == [400, 400, 429]  # another shopper, own bucket
+    assert search_from("192.0.2.3") == 400  # the fifth counted request
+    assert search_from("192.0.2.4") == 429  # the key's ceiling, whatever the address
+    settings.SNAPSHELF_TRUSTED_PROXY_COUNT = 1  # behind one proxy, its X-Forwarded-For names the client
+    settings.SNAPSHELF_API_THROTTLE_RATES = {**TIGHT, "public": "2/min", "public_ceiling": "100/min"}
+    assert [search_from("10.0.0.1", forwarded="198.51.100.7") for _ in range(3)] == [400, 400, 429]
+    assert search_from("10.0.0.1", forwarded="198.51.100.8") == 400
 
 
 def test_concurrent_requests_never_pass_more_than_the_rate():
