@@ -21,7 +21,7 @@ from tests.hostile_images import Hostile, hostile_corpus
 from tests.search.search_fixtures import catalog_delete, demo_index_build, demo_photo_bytes
 from tests.storeapi.conftest import client_with
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 # Measured peak growth: see docs/security.md. The bound leaves room for allocator noise; without
 # the caps, one 36 MP PNG as a query photo alone grew the process by ~900 MB (issue 13).
