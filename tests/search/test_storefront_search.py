@@ -153,13 +153,13 @@ def test_a_search_only_shop_photo_finds_its_product_and_is_never_shown(client, d
 
 @pytest.fixture
 def counted(monkeypatch, demo_index):
-    """The real offline embedder's image embedding and the real search service, counted."""
+    """The real offline embedder's query photo embedding and the real search service, counted."""
     from search import views
     from search.embedders.registry import embedder_get
 
     calls = {"embed_images": 0, "product_search": 0}
     embedder = embedder_get(demo_index.name)
-    embed_images, product_search = embedder.embed_images, views.product_search
+    embed_images, product_search = embedder.embed_query_images, views.product_search
 
     def embed_counted(images):
         calls["embed_images"] += 1
@@ -169,7 +169,7 @@ def counted(monkeypatch, demo_index):
         calls["product_search"] += 1
         return product_search(query)
 
-    monkeypatch.setattr(embedder, "embed_images", embed_counted)
+    monkeypatch.setattr(embedder, "embed_query_images", embed_counted)
     monkeypatch.setattr(views, "product_search", search_counted)
     return calls
 
