@@ -11,10 +11,10 @@ from django.utils.html import format_html
 
 from catalog.admin import ProductAdmin, ProductImageInline
 from catalog.models import Product, ProductImage
-from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ProductEmbedding
+from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, NoMatchCalibration, ProductEmbedding
 from search.selectors import index_status
 from search.services.index_queue import embeddings_queue_again, models_wanted, products_reembed
-from search.tasks import embeddings_process_enqueue
+from search.tasks import embeddings_process_enqueue, no_match_calibrate_enqueue
 
 BADGE_COLOURS = {"ready": "#1e7e34", "pending": "#8a6d00", "processing": "#1f5fbf", "failed": "#b02a37"}
 
@@ -116,9 +116,47 @@ admin.site.register(Product, SearchProductAdmin)
 class EmbeddingModelAdmin(admin.ModelAdmin):
     """The index page: the model list plus counts, queue depth, throughput and recent errors."""
 
-    list_display = ["name", "status", "model_id", "image_dim", "text_dim", "shared_space", "activated_at"]
-    readonly_fields = [f.name for f in EmbeddingModel._meta.fields]
+    list_display = [
+        "name", "status", "model_id", "image_dim", "text_dim", "shared_space", "activated_at", "no_match_threshold",
+    ]  # fmt: skip
+    readonly_fields = [*(f.name for f in EmbeddingModel._meta.fields), "no_match_details"]
     change_list_template = "admin/search/embeddingmodel/change_list.html"
+    actions = ["recalibrate_no_match"]
+    list_select_related = ["no_match_calibration"]
+
+    @admin.display(description="No-match threshold")
+    def no_match_threshold(self, obj: EmbeddingModel) -> str:
+        calibration = _calibration(obj)
+        if calibration is None:
+            return "not calibrated"
+        if calibration.threshold is None:
+            return f"too few photos ({calibration.copies + calibration.shop_photos})"
+        return f"{calibration.threshold:.3f}"
+
+    @admin.display(description="No-match calibration")
+    def no_match_details(self, obj: EmbeddingModel) -> str:
+        calibration = _calibration(obj)
+        if calibration is None:
+            return "Not calibrated yet: no photo search is flagged as 'no exact match'."
+        threshold = "none (too few photos)" if calibration.threshold is None else f"{calibration.threshold:.4f}"
+        return format_html(
+            "Threshold {} keeps {} of real matches. Calibrated {} in {} s on {} shopper-like copies and {} shop "
+            "photos ({} images of {} products then), {} negative pairs.<br>Positives (best match in the catalog) "
+            "by quantile: {}<br>The same against their own product: {}<br>Negatives (random pairs of products) by "
+            "quantile: {}",
+            threshold, f"{calibration.keep_share:.0%}", calibration.calibrated_at.strftime("%Y-%m-%d %H:%M UTC"),
+            calibration.seconds, calibration.copies, calibration.shop_photos, calibration.catalog_images,
+            calibration.catalog_products, calibration.negative_pairs, _quantiles_text(calibration.positive_quantiles),
+            _quantiles_text(calibration.own_product_quantiles), _quantiles_text(calibration.negative_quantiles),
+        )  # fmt: skip
+
+    @admin.action(description="Recalibrate 'no exact match' (in the background)")
+    def recalibrate_no_match(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
+        active = [model for model in queryset if model.status == EmbeddingModel.Status.ACTIVE]
+        for model in active:
+            no_match_calibrate_enqueue(model.pk, force=True)
+        skipped = "" if len(active) == queryset.count() else " Only the active model is calibrated."
+        self.message_user(request, f"{len(active)} calibration(s) queued.{skipped}", messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -129,3 +167,14 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "index": index_status()}
         return super().changelist_view(request, extra_context)
+
+
+def _calibration(model: EmbeddingModel) -> NoMatchCalibration | None:
+    try:
+        return model.no_match_calibration
+    except NoMatchCalibration.DoesNotExist:
+        return None
+
+
+def _quantiles_text(quantiles: dict[str, float]) -> str:
+    return ", ".join(f"{float(q):.0%}: {value:.3f}" for q, value in quantiles.items()) or "-"

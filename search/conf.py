@@ -53,15 +53,22 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_MAX_SCAN_TUPLES": 20000,
     # Reciprocal rank fusion constant: score = sum over legs of 1 / (k + rank).
     "SEARCH_RRF_K": 60,
-    # "No close match" when a photo's best distance is beyond this quantile of the distances
-    # between random pairs of catalog images (the model's own score distribution).
-    "SEARCH_NO_MATCH_QUANTILE": 0.02,
+    # "No exact match" (a notice above the nearest products) when a photo's best distance is beyond
+    # what this share of real matches stays within: measured per model on shopper-like copies of
+    # catalog photos and on search-only shop photos (search/services/no_match.py).
+    "SEARCH_NO_MATCH_KEEP_SHARE": 0.99,
+    # Catalog photos sampled for a calibration (each copied and embedded once).
+    "SEARCH_NO_MATCH_SAMPLE": 300,
+    # Fewer positives than this: no threshold, nothing flagged, until the catalog grows.
+    "SEARCH_NO_MATCH_MIN_PHOTOS": 20,
+    # Recalibrate when the model's image vectors have grown by this share since the last time.
+    "SEARCH_NO_MATCH_RECALIBRATE_GROWTH": 0.2,
     # Words that match nothing in the catalog are corrected to the closest catalog word at or
     # above this similarity (difflib ratio, 0-1), chosen among the catalog words pg_trgm finds
     # nearest. 0.75 corrected 94% of one-edit typos of fashion catalog words (ADR 0005).
     "SEARCH_TYPO_CUTOFF": 0.75,
-    # How long the score distribution and the storefront's colour choices stay in the cache
-    # (search.selectors.stats_cached: the one staleness rule of the request path's caches).
+    # How long the storefront's colour choices stay in the cache (search.selectors.stats_cached:
+    # the one staleness rule of the request path's caches).
     "SEARCH_STATS_TTL_SECONDS": 300,
     # How long a photo query's vector is kept (paging, filters, crop) under its token.
     "SEARCH_QUERY_TTL_SECONDS": 3600,

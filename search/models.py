@@ -180,3 +180,37 @@ class QueryPhoto(models.Model):
 
     def __str__(self) -> str:
         return f"query photo until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class NoMatchCalibration(models.Model):
+    """Where "no close match" starts for one model, worked out from its own catalog.
+
+    Positives: shopper-like copies (search/shopper_photos.py) of a sample of catalog photos,
+    embedded by the model and searched for in the catalog, and the merchant's search-only shop
+    photos against their product's other images. Negatives: random pairs of catalog images of
+    different products. The threshold is the positives' ``keep_share`` quantile, so that share of
+    real matches is never flagged. Recomputed in the background (search/services/no_match.py)
+    after a model switch and when the catalog grows.
+    """
+
+    model = models.OneToOneField(EmbeddingModel, on_delete=models.CASCADE, related_name="no_match_calibration")
+    calibrated_at = models.DateTimeField()
+    # Image vectors of the model (and products) when calibrated: growth beyond a share recalibrates.
+    catalog_images = models.PositiveIntegerField()
+    catalog_products = models.PositiveIntegerField()
+    copies = models.PositiveIntegerField(help_text="Shopper-like copies of catalog photos measured.")
+    shop_photos = models.PositiveIntegerField(help_text="Search-only shop photos measured against their product.")
+    negative_pairs = models.PositiveIntegerField()
+    keep_share = models.FloatField(help_text="Share of positives the threshold keeps (close match).")
+    # Cosine distances by quantile, e.g. {"0.5": 0.21, "0.9": 0.3, "0.99": 0.38, "1.0": 0.41}.
+    # Positives: each copy's best match in the catalog (what a search compares with the threshold).
+    positive_quantiles = models.JSONField(default=dict)
+    # The same copies against their own product (larger when another product looks closer).
+    own_product_quantiles = models.JSONField(default=dict)
+    negative_quantiles = models.JSONField(default=dict)
+    # None: too few photos to calibrate (no photo search is flagged).
+    threshold = models.FloatField(null=True, blank=True)
+    seconds = models.FloatField(default=0.0, help_text="How long the calibration took.")
+
+    def __str__(self) -> str:
+        return f"no-match calibration of model {self.model_id}: {self.threshold}"

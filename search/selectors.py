@@ -115,7 +115,7 @@ def stats_cached(name: str, compute: Callable[[], T]) -> T:
     """``compute()``, kept in Django's cache for SNAPSHELF_SEARCH_STATS_TTL_SECONDS under ``name``.
 
     The one staleness rule of the request path's caches: only figures computed over the whole
-    catalog (the colour choices, the model's score distribution) are cached, and a change to
+    catalog (the colour choices) are cached, and a change to
     the catalog shows in them within that time. Everything a shopper acts on (products, prices,
     categories, the active model, API keys) is read from the database on every request."""
     return cast(

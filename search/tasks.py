@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_init, worker_ready
 from django.core.cache import cache
+from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from search.embedders.base import EmbedderLoadError
@@ -17,7 +18,12 @@ from search.services.index_queue import (
     embeddings_release_stale_claims,
 )
 from search.services.keywords import vocabulary_rebuild as vocabulary_rebuild_service
-from search.services.model_switch import embedding_model_activation_finish_if_built, embedding_model_bootstrap
+from search.services.model_switch import (
+    embedding_model_activation_finish_if_built,
+    embedding_model_active,
+    embedding_model_bootstrap,
+)
+from search.services.no_match import CalibrationError, no_match_calibration_due, no_match_calibration_refresh
 from search.services.query_photos import query_photos_purge as query_photos_purge_service
 
 logger = logging.getLogger(__name__)
@@ -58,6 +64,31 @@ def embeddings_sweep() -> None:
     embedding_model_activation_finish_if_built()
     if embeddings_pending_exist():
         embeddings_process_enqueue()
+    model = embedding_model_active()
+    if model is not None and no_match_calibration_due(model):
+        no_match_calibrate_enqueue(model.pk)
+
+
+def no_match_calibrate_enqueue(model_id: int, *, force: bool = False) -> None:
+    """Once the current transaction commits, ask a worker to calibrate "no close match" for the
+    model. Never raises: with the broker down, the sweep finds a due calibration later."""
+
+    def send() -> None:
+        try:
+            no_match_calibrate.apply_async(args=[model_id], kwargs={"force": force}, retry=False)
+        except (OperationalError, OSError) as exc:
+            logger.warning("could not enqueue the no-match calibration (%s); the sweep will", exc)
+
+    transaction.on_commit(send)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def no_match_calibrate(model_id: int, force: bool = False) -> None:
+    """Calibrate the model's no-close-match threshold when due (or forced); safe to run twice."""
+    try:
+        no_match_calibration_refresh(model_id, force=force)
+    except CalibrationError as exc:
+        logger.error("no-match calibration of model %s: %s", model_id, exc)
 
 
 @shared_task(ignore_result=True)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from django.db import connection, transaction
 
+from catalog.models import Product, ProductImage
 from search.conf import search_setting
 from search.models import EmbeddingModel
 
@@ -293,17 +294,6 @@ def iterative_scan_supported() -> bool:
     return _extension_version(connection.alias) >= (0, 8)
 
 
-def vectors_sample(model: EmbeddingModel, kind: str, *, size: int) -> np.ndarray:
-    """Up to ``size`` random stored vectors of the model (for its score distribution)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT embedding::text FROM {TABLES[kind]} e WHERE {_where(model, None)[0]} ORDER BY random() LIMIT %s",
-            [int(size)],
-        )
-        rows = [np.array(json_vector(row[0]), dtype=np.float32) for row in cursor.fetchall()]
-    return np.stack(rows) if rows else np.zeros((0, _dim(model, kind)), dtype=np.float32)
-
-
 def vectors_of_images(model: EmbeddingModel, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
     """The model's stored vectors of these images (for "similar products")."""
     with connection.cursor() as cursor:
@@ -318,3 +308,48 @@ def vectors_of_images(model: EmbeddingModel, image_ids: Sequence[int]) -> dict[i
 def json_vector(text: str) -> list[float]:
     """pgvector's text form ``[1,2,3]`` is also JSON."""
     return [float(value) for value in json.loads(text)]
+
+
+@dataclass(frozen=True)
+class ImageVectors:
+    """Stored image vectors with the rows they belong to, in one order."""
+
+    image_ids: list[int]
+    product_ids: list[int]
+    search_only: list[bool]
+    vectors: np.ndarray  # (N, dim)
+
+
+def image_vectors_sample(model: EmbeddingModel, *, size: int) -> ImageVectors:
+    """Up to ``size`` random image vectors of the model's active products (for calibration)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.image_id, e.product_id, i.search_only, e.embedding::text FROM {TABLES['image']} e "
+            f"JOIN {ProductImage._meta.db_table} i ON i.id = e.image_id "
+            f"JOIN {Product._meta.db_table} p ON p.id = e.product_id "
+            f"WHERE {_where(model, None)[0]} AND p.is_active ORDER BY random() LIMIT %s",
+            [int(size)],
+        )
+        return _image_vectors(model, cursor.fetchall())
+
+
+def image_vectors_of_products(model: EmbeddingModel, product_ids: Sequence[int]) -> ImageVectors:
+    """Every stored image vector of these products."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.image_id, e.product_id, i.search_only, e.embedding::text FROM {TABLES['image']} e "
+            f"JOIN {ProductImage._meta.db_table} i ON i.id = e.image_id "
+            f"WHERE {_where(model, None)[0]} AND e.product_id = ANY(%s) ORDER BY e.image_id",
+            [list(product_ids)],
+        )
+        return _image_vectors(model, cursor.fetchall())
+
+
+def _image_vectors(model: EmbeddingModel, rows: list[tuple[Any, ...]]) -> ImageVectors:
+    vectors = [np.array(json_vector(row[3]), dtype=np.float32) for row in rows]
+    return ImageVectors(
+        image_ids=[int(row[0]) for row in rows],
+        product_ids=[int(row[1]) for row in rows],
+        search_only=[bool(row[2]) for row in rows],
+        vectors=np.stack(vectors) if vectors else np.zeros((0, _dim(model, "image")), dtype=np.float32),
+    )

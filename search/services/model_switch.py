@@ -101,7 +101,15 @@ def embedding_model_activation_finish_if_built() -> EmbeddingModel | None:
         building.status, building.activated_at = EmbeddingModel.Status.ACTIVE, now
         building.save(update_fields=["status", "activated_at"])
     logger.info("search now uses %s", building)
+    _calibration_enqueue(building.pk)
     return building
+
+
+def _calibration_enqueue(model_id: int) -> None:
+    # A new model has no "no close match" threshold until it is calibrated (nothing is flagged).
+    from search.tasks import no_match_calibrate_enqueue  # tasks import this module
+
+    no_match_calibrate_enqueue(model_id)
 
 
 def _work_left(model: EmbeddingModel) -> bool:

@@ -36,13 +36,15 @@ from search.embedders.base import Embedder, EmbedderLoadError
 from search.models import EmbeddingModel
 from search.services import keywords
 from search.services.model_switch import embedding_model_active
+from search.services.no_match import no_match_distance
 from search.services.query_photos import KEPT_PHOTO_SIDE, query_photo_keep, query_photo_load
-from search.services.vector_legs import ProductMatch, no_match_distance, products_nearest
+from search.services.vector_legs import ProductMatch, products_nearest
 from search.vector_store import ProductFilter, vectors_of_images
 
 logger = logging.getLogger(__name__)
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 MAX_LIMIT = 100
+ALTERNATIVES = 8  # the words' results shown beside the nearest products when none is close
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,20 @@ class SearchHit:
 
 @dataclass
 class SearchResult:
+    # Always the nearest products (for a photo: whenever the catalog has any), close or not.
     hits: list[SearchHit]
     has_more: bool
-    close_match: bool = True  # False: even the best hit is far from the photo; hits are a fallback
-    fallback: str = ""  # "", "keyword" or "category" when close_match is False
+    # False: even the best hit is farther from the photo than the model's calibrated threshold
+    # (search/services/no_match.py); say "no exact match" above the hits, never instead of them.
+    close_match: bool = True
+    # When close_match is False, what is offered beside the hits: "keyword" (``alternatives``, the
+    # words' own results) or "category" (``suggested_categories``, when there are no words).
+    fallback: str = ""
     image_token: str = ""  # reuse in SearchQuery.image_token for the next page
     model_name: str = ""
     corrected_text: str = ""  # the words searched for when some were corrected ("" when none were)
-    # Top-level categories to browse, offered when there is no close match and no words to fall back on.
     suggested_categories: list[Category] = field(default_factory=list)
+    alternatives: list[SearchHit] = field(default_factory=list)
 
 
 class SearchError(ValueError):
@@ -117,10 +124,15 @@ def product_search(query: SearchQuery) -> SearchResult:
     # With filters the shopper has said what they want ("like this, but blue"): the nearest
     # products that pass are the answer even when they are not close.
     if photo is not None and query.filters == NO_FILTERS and not _close(model, legs):
-        return _no_close_match(query, result, [leg for leg in legs if leg.name in ("sku", "keyword")])
+        _no_close_match(result, [leg for leg in legs if leg.name in ("sku", "keyword")])
     ranked = _fuse(legs, pinned)
     result.hits = _hits(ranked[query.offset : query.offset + query.limit], legs)
     result.has_more = len(ranked) > query.offset + query.limit
+    if photo is not None and not ranked:
+        # No product has an image vector yet (new products, images still queued): the newest
+        # products that pass the filters, rather than an empty page.
+        browse = _category_browse(query)
+        result.hits, result.has_more = browse.hits, browse.has_more
     return result
 
 
@@ -327,21 +339,17 @@ def _close(model: EmbeddingModel | None, legs: Sequence[Leg]) -> bool:
     return threshold is None or photo.matches[0].distance <= threshold
 
 
-def _no_close_match(query: SearchQuery, result: SearchResult, keyword_legs: list[Leg]) -> SearchResult:
-    """Even the best photo match is far off: offer the words' results, or categories to browse."""
+def _no_close_match(result: SearchResult, keyword_legs: list[Leg]) -> None:
+    """Even the best photo match is far off: beside the nearest products, offer the words' own
+    results, or top-level categories to browse when there are no words."""
     result.close_match = False
     ranked = _fuse(keyword_legs, None)
     if ranked:
         result.fallback = "keyword"
-        result.hits = _hits(ranked[query.offset : query.offset + query.limit], keyword_legs)
-        result.has_more = len(ranked) > query.offset + query.limit
-    elif query.filters.category is not None:
-        browse = _category_browse(query)
-        result.fallback, result.hits, result.has_more = "category", browse.hits, browse.has_more
+        result.alternatives = _hits(ranked[:ALTERNATIVES], keyword_legs)
     else:
         result.fallback = "category"
         result.suggested_categories = list(Category.objects.filter(parent=None).order_by("name")[:12])
-    return result
 
 
 def _category_browse(query: SearchQuery) -> SearchResult:

@@ -1,5 +1,5 @@
-"""Vector legs of search: choosing HNSW or an exact scan, grouping image rows by product, and the
-model's score distribution for "no close match". The SQL itself is in search/vector_store.py.
+"""Vector legs of search: choosing HNSW or an exact scan and grouping image rows by product. The
+SQL itself is in search/vector_store.py.
 
 Why the choice matters (measured, docs/adr/0005-filtered-vector-search.md): with a selective
 filter the planner still picks the HNSW index, which then returns almost nothing. So the
@@ -15,19 +15,16 @@ import numpy as np
 
 from search.conf import search_setting
 from search.models import EmbeddingModel
-from search.selectors import stats_cached
 from search.vector_store import (
     Neighbour,
     ProductFilter,
     filtered_rows_estimate,
     neighbours_exact,
     neighbours_hnsw,
-    vectors_sample,
 )
 
 # Image rows fetched per wanted product: products have a few images each.
 IMAGE_FANOUT = 2
-DISTANCE_SAMPLE = 400
 
 
 @dataclass(frozen=True)
@@ -77,21 +74,3 @@ def _group_by_product(rows: list[Neighbour]) -> list[ProductMatch]:
         if row.product_id not in best:
             best[row.product_id] = ProductMatch(row.product_id, row.distance, row.item_id)
     return list(best.values())
-
-
-def no_match_distance(model: EmbeddingModel) -> float | None:
-    """Beyond this distance a photo's best match counts as "no close match": the
-    SEARCH_NO_MATCH_QUANTILE quantile of distances between random pairs of catalog images.
-    None while the catalog is too small to say."""
-    quantile = float(search_setting("SEARCH_NO_MATCH_QUANTILE"))
-    threshold = stats_cached(f"no-match:{model.pk}:{quantile}", lambda: _distance_quantile(model, quantile))
-    return None if threshold < 0 else threshold
-
-
-def _distance_quantile(model: EmbeddingModel, quantile: float) -> float:
-    """The quantile of distances between random pairs of image vectors; -1.0 for too few."""
-    sample = vectors_sample(model, "image", size=DISTANCE_SAMPLE)
-    if len(sample) < 20:
-        return -1.0
-    distances = 1.0 - sample @ sample.T
-    return float(np.quantile(distances[np.triu_indices(len(sample), k=1)], quantile))

@@ -146,11 +146,20 @@ class SearchHitSerializer(serializers.Serializer):
 class SearchResponseSerializer(serializers.Serializer):
     results = SearchHitSerializer(many=True)
     next_cursor = StrictCharField(allow_null=True)
-    close_match = StrictBooleanField(help_text="False: even the best hit is far from the photo.")
-    fallback = StrictCharField(help_text="'', 'keyword' or 'category' when close_match is false.")
+    close_match = StrictBooleanField(
+        help_text="False: even the best hit is farther from the photo than a real match usually is ('no exact "
+        "match'); the results are still the nearest products."
+    )
+    fallback = StrictCharField(
+        help_text="When close_match is false, what is offered beside the results: 'keyword' (alternatives) or "
+        "'category' (suggested_categories); else ''."
+    )
     model = StrictCharField(help_text="The embedding model that ranked the results.")
     corrected_text = StrictCharField(help_text="The words searched for when some were corrected, else ''.")
     suggested_categories = CategorySerializer(many=True, help_text="Categories to browse when nothing is close.")
+    alternatives = SearchHitSerializer(
+        many=True, help_text="When nothing is close, the first results for the words alone (fallback 'keyword')."
+    )
 
 
 class SimilarResponseSerializer(serializers.Serializer):

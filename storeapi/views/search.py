@@ -55,6 +55,7 @@ class SearchView(ApiView):
             "model": result.model_name,
             "corrected_text": result.corrected_text,
             "suggested_categories": result.suggested_categories,
+            "alternatives": result.alternatives,
         }
         return Response(SearchResponseSerializer(body, context={"request": request}).data)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from django.core.cache import cache
+from django.test import override_settings
 from PIL import Image
 
 from catalog.demo import demo_catalog_seed, demo_products
@@ -14,18 +16,30 @@ from search.models import EmbeddingModel
 from search.services.index_queue import embeddings_process_available
 from search.services.keywords import vocabulary_rebuild
 from search.services.model_switch import embedding_model_activate
+from search.services.no_match import no_match_calibrate
+
+DEMO_CALIBRATION_SAMPLE = 32
 
 
-def demo_index_build(model_name: str = "offline") -> EmbeddingModel:
-    """Seed the demo catalog and index it with ``model_name`` (it becomes active)."""
-    cache.clear()  # score distributions of earlier catalogs
+def demo_index_build(model_name: str = "offline", *, calibrate: bool = True) -> EmbeddingModel:
+    """Seed the demo catalog, index it with ``model_name`` (it becomes active) and calibrate its
+    "no close match" threshold, as a worker does once the index is built."""
+    cache.clear()  # colour choices of earlier catalogs
     demo_catalog_seed()
     vocabulary_rebuild()
     embedding_model_activate(model_name)
     embeddings_process_available(time_budget=600)
     model = EmbeddingModel.objects.get(status="active")
     assert model.name == model_name
+    if calibrate:
+        demo_calibrate(model)
     return model
+
+
+def demo_calibrate(model: EmbeddingModel) -> None:
+    # Half the photos (a copy costs ~0.3 s here on a busy machine); the real sample is larger.
+    with override_settings(SNAPSHELF_SEARCH_NO_MATCH_SAMPLE=DEMO_CALIBRATION_SAMPLE):
+        no_match_calibrate(model)
 
 
 def catalog_delete() -> None:
@@ -48,3 +62,14 @@ def demo_photo_bytes(sku: str) -> bytes:
 
 def demo_photo(sku: str) -> Image.Image:
     return Image.open(io.BytesIO(demo_photo_bytes(sku))).convert("RGB")
+
+
+def noise(seed: int, size: int = 240) -> Image.Image:
+    """A photo of nothing: random pixels (no catalog looks like it)."""
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8))
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

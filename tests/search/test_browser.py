@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from catalog.models import Category
-from tests.search.search_fixtures import demo_index_build, demo_photo, demo_photo_bytes
+from tests.search.search_fixtures import demo_calibrate, demo_index_build, demo_photo, demo_photo_bytes
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -45,8 +45,9 @@ def browser():
 
 @pytest.fixture
 def shop(live_server, transactional_db, browser):
-    """The live storefront over the indexed demo catalog; yields (base url, a fresh page)."""
-    demo_index_build("offline")
+    """The live storefront over the indexed demo catalog; yields (base url, a fresh page). Not
+    calibrated (a second or more per photo here): no photo search is flagged unless a test calibrates."""
+    demo_index_build("offline", calibrate=False)
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -97,6 +98,22 @@ def test_photo_search_then_pages_filters_and_crop(shop, tmp_path):
     page.keyboard.press("Shift+ArrowLeft")
     page.wait_for_url(lambda new: "token=" in new and token not in new)
     assert "Red Mug" in result_titles(page)[:3]
+
+
+def test_a_photo_like_nothing_shows_a_notice_above_the_nearest_products(shop, tmp_path):
+    import numpy as np
+
+    from search.models import EmbeddingModel
+
+    demo_calibrate(EmbeddingModel.objects.get(status="active"))
+    url, page = shop
+    page.goto(url + "/")
+    noise = Image.fromarray(np.random.default_rng(4).integers(0, 255, (300, 300, 3), dtype=np.uint8))
+    page.set_input_files("#id_photo", photo_file(tmp_path, "noise.png", noise))
+    page.wait_for_url("**/search/?*token=*")
+    assert page.locator("#no-close-match").inner_text().startswith("No exact match. These look closest.")
+    assert len(result_titles(page)) == 24  # the nearest products, never an empty page
+    shot(page, "no-exact-match")
 
 
 def test_cropped_and_rotated_copies_find_the_product(shop, tmp_path):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from catalog.models import Category, Product
 from catalog.services import product_image_add, product_upsert
@@ -99,18 +98,6 @@ def test_typos_are_corrected_against_the_catalog(demo_index):
     assert words_correct(["purpel", "backpak", "red", "xqzvw"]) == ["purple", "backpack", "red", "xqzvw"]
     result = product_search(SearchQuery(text="purpel backpak", limit=3))
     assert skus(result)[0] == "DEMO-BACKPACK-PURPLE" and result.corrected_text
-
-
-def test_a_photo_unlike_anything_says_so_and_offers_alternatives(demo_index):
-    rng = np.random.default_rng(0)
-    noise = Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8))
-    result = product_search(SearchQuery(image=noise, limit=5))
-    assert not result.close_match and result.fallback == "category" and not result.hits
-    assert {c.name for c in result.suggested_categories} == {"Apparel", "Bags", "Home"}
-    with_words = product_search(SearchQuery(image=noise, text="lamp", limit=5))
-    assert with_words.fallback == "keyword" and all("Lamp" in hit.product.title for hit in with_words.hits)
-    # The demo photo itself is a close match.
-    assert product_search(SearchQuery(image=demo_photo("DEMO-TABLE-LAMP-RED"), limit=1)).close_match
 
 
 def test_category_alone_browses_and_empty_queries_are_refused(demo_index):
