@@ -111,7 +111,9 @@ def server_env(data_dir: Path, services: dict[str, str], *, label: str, workers:
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain HTTP on loopback: in production a proxy terminates TLS and redirects to HTTPS.
         "DJANGO_SECURE_COOKIES": "0",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_STATIC_ROOT": str(data_dir / f"static-{label}"),
         "DJANGO_MEDIA_ROOT": str(data_dir / "media"),
         "DJANGO_LOG_LEVEL": "WARNING",
@@ -159,21 +161,29 @@ def server_start(checkout: Path, env: dict[str, str], label: str, data_dir: Path
     process = subprocess.Popen(
         command, cwd=checkout, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    url = f"http://127.0.0.1:{port}"
+    server = Server(label, f"http://127.0.0.1:{port}", "", process, log)
+    try:
+        _answering_wait(server)
+    except BaseException:
+        server_stop(server)
+        raise
+    server.api_key = manage(checkout, env, "shell", "-c", API_KEY_SCRIPT).strip().splitlines()[-1]
+    return server
+
+
+def _answering_wait(server: Server) -> None:
+    assert server.process is not None and server.log is not None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn ({label}) exited:\n{log.read_text()[-3000:]}")
+        if server.process.poll() is not None:
+            raise SystemExit(f"gunicorn ({server.label}) exited:\n{server.log.read_text()[-3000:]}")
         try:
-            if requests.get(url + "/", timeout=5).status_code == 200:
-                break
+            if requests.get(server.url + "/", timeout=5, allow_redirects=False).status_code == 200:
+                return
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    else:
-        raise SystemExit(f"gunicorn ({label}) did not answer in 120 s:\n{log.read_text()[-3000:]}")
-    api_key = manage(checkout, env, "shell", "-c", API_KEY_SCRIPT).strip().splitlines()[-1]
-    return Server(label, url, api_key, process, log)
+    raise SystemExit(f"gunicorn ({server.label}) did not answer 200 in 120 s:\n{server.log.read_text()[-3000:]}")
 
 
 def server_stop(server: Server) -> None:
