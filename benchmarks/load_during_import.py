@@ -225,6 +225,10 @@ def main() -> int:
             importing.kill()
         server.send_signal(signal.SIGTERM)
         server.wait(60)
+        from django.conf import settings
+
+        if settings.EMBEDDED_REDIS is not None:  # Postgres stops with its last user, this process
+            settings.EMBEDDED_REDIS.stop()
     if finished:
         print("(the import finished before the clients stopped: raise --rows to keep it running)")
     return report(clients, args.seconds, during, import_seconds)
