@@ -28,7 +28,7 @@ lint: $(BIN)/.installed
 # settings from starting embedded servers (mypy exits without running atexit cleanup).
 typecheck: $(BIN)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=postgres://typecheck@127.0.0.1:1/unused \
-		REDIS_URL=redis://127.0.0.1:1/0 $(BIN)/mypy catalog search storeapi config
+		REDIS_URL=redis://127.0.0.1:1/0 $(BIN)/mypy catalog search storeapi insights config
 
 check-migrations: $(BIN)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -10,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from catalog.image_intake import ImageRejected
 from catalog.selectors import product_images, product_list_active
 from search.conf import search_setting
+from search.events import result_announce, search_announce, similar_announce
 from search.forms import PAGE_SIZE, SearchForm
 from search.rate_limits import storefront_search_limited
 from search.request_guards import content_length
@@ -50,11 +53,13 @@ def search_results(request: HttpRequest) -> HttpResponse:
         context["message"] = "Type a few words or add a photo to search."
         return render(request, "search/results.html", context)
     owner = query_photo_owner(request, create=bool(form.photo_data))
+    started = time.perf_counter()
     try:
         if post:
             token = query_photo_embed(form.photo_data, owner=owner) if form.photo_data else ""
             return HttpResponseRedirect(_results_url(form, token), status=303)
-        result = product_search(form.search_query(owner=owner))
+        query = form.search_query(owner=owner)
+        result = product_search(query)
     except ImageRejected as exc:
         form.add_error("photo", str(exc))
         return render(request, "search/results.html", context, status=400)
@@ -62,6 +67,7 @@ def search_results(request: HttpRequest) -> HttpResponse:
         context["message"] = str(exc)
         return render(request, "search/results.html", context, status=400)
     context.update(_page_context(form, result, request.GET))
+    context["search_id"] = search_announce(request, channel="storefront", query=query, result=result, started=started)
     return render(request, "search/results.html", context)
 
 
@@ -134,9 +140,21 @@ def _page_context(form: SearchForm, result: SearchResult, query: QueryDict) -> d
 
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(product_list_active(), pk=pk)
+    started = time.perf_counter()
     similar = products_similar(product, limit=SIMILAR_COUNT)
-    context = {"product": product, "images": product_images(product), "similar": similar, "form": SearchForm()}
+    search_id = similar_announce(request, channel="storefront", product_id=pk, hits=similar, started=started)
+    context = {
+        "product": product, "images": product_images(product), "similar": similar, "form": SearchForm(),
+        "search_id": search_id,
+    }  # fmt: skip
     return render(request, "search/product_detail.html", context)
+
+
+def result_open(request: HttpRequest, search_id: int, rank: int, pk: int) -> HttpResponse:
+    """A result link: tells listeners which result of which search was opened, then shows the
+    product. A plain link, so it works without JavaScript; no cookie, nothing about the shopper."""
+    result_announce(search_id=search_id, rank=rank, product_id=pk)
+    return HttpResponseRedirect(reverse("search:product-detail", args=[pk]))
 
 
 def query_photo(request: HttpRequest) -> HttpResponse:

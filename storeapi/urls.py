@@ -18,6 +18,7 @@ urlpatterns = [
     path("categories/", products.CategoryListView.as_view(), name="category-list"),
     path("categories/<int:pk>/", products.CategoryDetailView.as_view(), name="category-detail"),
     path("search/", search.SearchView.as_view(), name="search"),
+    path("search/opened/", search.ResultOpenedView.as_view(), name="search-opened"),
     path("index/status/", index.IndexStatusView.as_view(), name="index-status"),
     path("webhooks/shopify/", webhooks.ShopifyWebhookView.as_view(), name="webhook-shopify"),
     path("webhooks/woocommerce/", webhooks.WooCommerceWebhookView.as_view(), name="webhook-woocommerce"),

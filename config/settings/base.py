@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "catalog",
     "search",
     "storeapi",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -202,7 +203,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.vocabulary_rebuild",
         "schedule": env.float("SNAPSHELF_SEARCH_VOCABULARY_REBUILD_SECONDS", default=3600.0),
     },
+    # Search statistics: old records go (SNAPSHELF_INSIGHTS_RETENTION_DAYS), drift figures are
+    # brought up to date through the day.
+    "insights-retention-enforce": {"task": "insights.tasks.retention_enforce", "schedule": 6 * 3600.0},
+    "insights-drift-update": {"task": "insights.tasks.drift_update", "schedule": 3600.0},
 }
+
+# --- Search statistics, drift watch and self-test (insights; defaults: insights/conf.py) ------
+SNAPSHELF_INSIGHTS_RETENTION_DAYS = env.int("SNAPSHELF_INSIGHTS_RETENTION_DAYS", default=90)
+SNAPSHELF_INSIGHTS_COUNT_VISITORS = env.bool("SNAPSHELF_INSIGHTS_COUNT_VISITORS", default=True)
+SNAPSHELF_INSIGHTS_VISITOR_ADDRESS_HEADER = env("SNAPSHELF_INSIGHTS_VISITOR_ADDRESS_HEADER", default="REMOTE_ADDR")
 
 # --- The REST API (storeapi; defaults: storeapi/conf.py) -------------------------------------
 # CORS: browsers may call /api/ from these store origins (public keys may add their own).

@@ -101,17 +101,20 @@ class SearchResult:
     corrected_text: str = ""  # the words searched for when some were corrected ("" when none were)
     suggested_categories: list[Category] = field(default_factory=list)
     alternatives: list[SearchHit] = field(default_factory=list)
+    best_distance: float | None = None  # the photo's nearest image within the filters (photo searches)
 
 
 class SearchError(ValueError):
     """The query cannot run (empty query, unknown token, no index yet); the message says why."""
 
 
-def product_search(query: SearchQuery) -> SearchResult:
-    """Run ``query``; raises SearchError with a message for people when it cannot run."""
+def product_search(query: SearchQuery, *, model: EmbeddingModel | None = None) -> SearchResult:
+    """Run ``query``; raises SearchError with a message for people when it cannot run.
+    ``model``: search another model's vectors than the active one's (the self-test of a model
+    being built); its photo tokens are its own."""
     _validate(query)
     text = query.text.strip()
-    model = embedding_model_active()
+    model = model or embedding_model_active()
     product_filter = product_filter_build(query.filters)
     depth = query.offset + query.limit + 1  # one more than the page: has_more
     photo, token = _query_photo_vector(query, model)
@@ -121,6 +124,7 @@ def product_search(query: SearchQuery) -> SearchResult:
     legs, pinned = _text_legs(text, product_filter, depth, result)
     if model is not None:
         legs += _vector_legs(model, result.corrected_text or text, photo, product_filter, depth)
+    result.best_distance = next((leg.matches[0].distance for leg in legs if leg.name == "photo" and leg.matches), None)
     # With filters the shopper has said what they want ("like this, but blue"): the nearest
     # products that pass are the answer even when they are not close.
     if photo is not None and query.filters == NO_FILTERS and not _close(model, legs):

@@ -160,6 +160,16 @@ class SearchResponseSerializer(serializers.Serializer):
     alternatives = SearchHitSerializer(
         many=True, help_text="When nothing is close, the first results for the words alone (fallback 'keyword')."
     )
+    search_id = StrictCharField(
+        allow_null=True,
+        help_text="Report an opened result with it (POST search/opened/); null when searches are not recorded.",
+    )
+
+
+class ResultOpenedSerializer(serializers.Serializer):
+    search_id = StrictCharField(max_length=200, help_text="search_id of the answer the result was in.")
+    rank = StrictIntegerField(min_value=1, max_value=100_000, help_text="The result's place, 1 for the first.")
+    product = StrictIntegerField(min_value=1, max_value=2**63 - 1, help_text="The product's id.")
 
 
 class SimilarResponseSerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from search.services.product_search import (
 from storeapi.models import ApiKey
 
 CURSOR_SALT = "storeapi.search.cursor"
+SEARCH_ID_SALT = "storeapi.search.id"
 
 
 @dataclass
@@ -33,8 +34,8 @@ class ApiSearch:
     owner: str = ""
 
 
-def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
-    """Run a search; returns the result and the cursor of the next page (None on the last)."""
+def search_run(search: ApiSearch) -> tuple[SearchQuery, SearchResult, str | None]:
+    """Run a search; returns the query it ran, the result and the cursor of the next page (None on the last)."""
     offset, image_token = _cursor_read(search.cursor) if search.cursor else (0, "")
     if search.image:
         image_token = _photo_embed(search.image, owner=search.owner)
@@ -47,7 +48,7 @@ def search_run(search: ApiSearch) -> tuple[SearchResult, str | None]:
     # No cursor to a page the service would refuse (it ranks up to SNAPSHELF_SEARCH_MAX_DEPTH results).
     if result.has_more and offset + 2 * search.limit <= search_setting("SEARCH_MAX_DEPTH"):
         next_cursor = signing.dumps({"o": offset + search.limit, "t": result.image_token}, salt=CURSOR_SALT)
-    return result, next_cursor
+    return query, result, next_cursor
 
 
 def api_search_owner(request: Request) -> str:
@@ -74,3 +75,16 @@ def _cursor_read(cursor: str) -> tuple[int, str]:
         return int(value["o"]), str(value.get("t") or "")
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise exceptions.ValidationError({"cursor": ["This cursor is not valid."]}) from exc
+
+
+def search_id_sign(search_id: int | None) -> str | None:
+    """The id a listener kept the search under, signed: a client reports opened results with it
+    (no API key needed for that, so the id must come from a real answer)."""
+    return None if search_id is None else signing.dumps(search_id, salt=SEARCH_ID_SALT)
+
+
+def search_id_read(value: str) -> int:
+    try:
+        return int(signing.loads(value, salt=SEARCH_ID_SALT))
+    except (signing.BadSignature, TypeError, ValueError) as exc:
+        raise exceptions.ValidationError({"search_id": ["This search_id is not valid."]}) from exc

@@ -51,10 +51,13 @@ def test_text_search_and_colour_filter_by_get(client, demo_index):
     hits = page.context["result"].hits
     assert hits[0].product.sku == "DEMO-SNEAKER-GREEN"
     assert all(h.product.attributes["colour"] == "green" for h in hits)
-    # Each card says why it matched; the first links to its product.
+    # Each card says why it matched; the first links to its product (through the result-open
+    # redirect when the search was kept: tests/insights/test_recording.py).
     html = page.content.decode()
     assert html.count('<span class="reasons">') == len(hits)
-    assert f'<a href="{hits[0].product.get_absolute_url()}">' in html
+    link = reverse("search:result-open", args=[page.context["search_id"], 1, hits[0].product.pk])
+    assert f'<a href="{link}">' in html
+    assert client.get(link)["Location"] == hits[0].product.get_absolute_url()
 
 
 @pytest.mark.parametrize(

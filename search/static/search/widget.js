@@ -93,7 +93,18 @@
       }
     }
 
-    function card(hit) {
+    // An opened result is reported as a beacon (it survives the page being left), with the
+    // answer's signed search_id and the result's rank; nothing about the shopper.
+    function opened(searchId, rank, productId) {
+      if (!searchId || !navigator.sendBeacon) return;
+      var body = new FormData();
+      body.append("search_id", searchId);
+      body.append("rank", String(rank));
+      body.append("product", String(productId));
+      navigator.sendBeacon(api + "search/opened/", body);
+    }
+
+    function card(hit, searchId, rank) {
       var product = hit.product;
       var image = hit.matched_image || product.images[0];
       var children = [];
@@ -103,12 +114,15 @@
       var body = product.url
         ? el("a", { href: product.url, "class": "snapshelf-card" }, children)
         : el("div", { "class": "snapshelf-card" }, children);
+      if (product.url) body.addEventListener("click", function () { opened(searchId, rank, product.id); });
       return el("li", {}, [body]);
     }
 
     function show(data, append) {
       if (!append) list.textContent = "";
-      data.results.forEach(function (hit) { list.appendChild(card(hit)); });
+      data.results.forEach(function (hit) {
+        list.appendChild(card(hit, data.search_id, list.children.length + 1));
+      });
       state.cursor = data.next_cursor;
       if (state.cursor) more.removeAttribute("hidden"); else more.setAttribute("hidden", "");
       var count = list.children.length;
@@ -124,7 +138,7 @@
         headers["Content-Type"] = "application/json";
         body = JSON.stringify(body);
       }
-      return fetch(api + "search/", { method: "POST", headers: headers, body: body, mode: "cors" })
+      return fetch(api + "search/?channel=widget", { method: "POST", headers: headers, body: body, mode: "cors" })
         .then(function (response) {
           return response.json().then(function (data) {
             if (!response.ok) throw new Error((data.error && data.error.message) || "Search failed.");
