@@ -52,7 +52,7 @@ def self_test_create(*, model: EmbeddingModel | None = None, sample: int | None 
         raise SelfTestError("There is no search model yet: import products and let the index build first.")
     if model.status == EmbeddingModel.Status.RETIRED:
         raise SelfTestError(f"{model.name} is retired; only the active model and one being built can be tested.")
-    size = sample or insights_setting("INSIGHTS_SELF_TEST_SAMPLE")
+    size = insights_setting("INSIGHTS_SELF_TEST_SAMPLE") if sample is None else sample
     if not 1 <= size <= 5000:
         raise SelfTestError("The sample must be between 1 and 5000 photos.")
     return SelfTestRun.objects.create(model=model, model_name=model.name, sample_size=size, seed=seed)

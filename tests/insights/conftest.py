@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.search.conftest import demo_index, demo_media_root  # noqa: F401 - fixtures
+from tests.search.conftest import (  # noqa: F401 - fixtures
+    demo_index,
+    demo_media_root,
+    embedding_models_setting,
+    tiny_clip_folders,
+    tiny_models,
+)
 
 
 @pytest.fixture(autouse=True)
