@@ -126,9 +126,12 @@ def self_test_run(run: SelfTestRun) -> SelfTestRun:
 
 
 def _sample(model: EmbeddingModel, size: int, seed: int) -> list[ProductImage]:
-    """One indexed catalog photo (the first) per product, for ``size`` products drawn with ``seed``."""
+    """One indexed catalog photo (the first shown one; not a search-only shop photo) per product,
+    for ``size`` products drawn with ``seed``."""
     indexed = (
-        ImageEmbedding.objects.filter(model=model, status=EmbeddingStatus.READY, product__is_active=True)
+        ImageEmbedding.objects.filter(
+            model=model, status=EmbeddingStatus.READY, product__is_active=True, image__search_only=False
+        )
         .order_by("product_id", "image__position", "image_id")
         .distinct("product_id")
         .values_list("image_id", flat=True)

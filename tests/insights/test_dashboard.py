@@ -66,7 +66,9 @@ def test_click_through_median_rank_and_never_shown(week):
     # On the second day the photo search showed mug and lamp, so only the vase was never shown.
     assert set(products_never_shown(DateRange(NEXT, NEXT))) == {week["hidden"]}
     assert set(products_never_shown(DateRange(NEXT + dt.timedelta(days=1), NEXT + dt.timedelta(days=1)))) == {
-        week["mug"], week["lamp"], week["hidden"]
+        week["mug"],
+        week["lamp"],
+        week["hidden"],
     }
 
 
