@@ -152,8 +152,10 @@ class DriftReport:
 def calibration_reference(model: EmbeddingModel) -> float | None:
     """The median distance of a real match in the model's calibration (shopper-like copies
     against their own product), when the search app stores one; None until then."""
-    calibration = getattr(model, "calibration", None)
-    quantiles = getattr(calibration, "quantiles", None) or {}
+    # search.NoMatchCalibration (one per model, once calibrated); a missing one raises a
+    # RelatedObjectDoesNotExist, which is an AttributeError.
+    calibration = getattr(model, "no_match_calibration", None)
+    quantiles = getattr(calibration, "positive_quantiles", None) or {}
     value = quantiles.get("0.5") if isinstance(quantiles, dict) else None
     return float(value) if value is not None else None
 
