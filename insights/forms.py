@@ -16,8 +16,12 @@ MAX_DAYS = 366
 
 
 class DateRangeForm(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+
+    def __init__(self, data: Any = None) -> None:
+        default = DateRange.last_days(DEFAULT_DAYS)
+        super().__init__(data, initial={"start": default.start, "end": default.end})
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -48,6 +48,8 @@ class SearchEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "search"
+        verbose_name_plural = "search dashboard"
 
     def __str__(self) -> str:
         return f"{self.kind} search via {self.channel} at {self.created_at:%Y-%m-%d %H:%M}"
