@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.dispatch import Signal
@@ -47,7 +47,6 @@ class SearchDone:
     best_distance: float | None = None  # the photo's nearest image (photo searches)
     close_match: bool = True
     similar_to: int | None = None  # the product whose look-alikes these are (kind "similar")
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
