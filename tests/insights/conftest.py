@@ -1,12 +1,10 @@
-"""Insights tests use the demo catalog indexed by the offline preset (tests/search/conftest.py)."""
+"""Insights tests use the demo catalog indexed by the offline preset (tests/conftest.py) and the tiny CLIPs."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.search.conftest import (  # noqa: F401 - fixtures
-    demo_index,
-    demo_media_root,
     embedding_models_setting,
     tiny_clip_folders,
     tiny_models,
