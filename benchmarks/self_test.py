@@ -35,9 +35,11 @@ from catalog.importing.runner import CatalogImporter  # noqa: E402
 from catalog.services import category_get_or_create_path, product_image_add, product_upsert  # noqa: E402
 from insights.models import SelfTestRun  # noqa: E402
 from insights.services.self_test import self_test_create, self_test_run  # noqa: E402
+from search.models import EmbeddingModel  # noqa: E402
 from search.services.index_queue import embeddings_process_available  # noqa: E402
 from search.services.keywords import vocabulary_rebuild  # noqa: E402
 from search.services.model_switch import embedding_model_activate  # noqa: E402
+from search.services.no_match import no_match_calibration_refresh  # noqa: E402
 from tests.search.search_fixtures import catalog_delete  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -69,6 +71,9 @@ def index_and_test(name: str, sample: int, seed: int) -> SelfTestRun:
     embedding_model_activate("offline")
     embeddings_process_available(time_budget=7200)
     print(f"  {name}: embedded with the offline preset in {time.perf_counter() - start:.0f} s")
+    # A worker calibrates "no close match" after a switch; here it is done in this process.
+    calibration = no_match_calibration_refresh(EmbeddingModel.objects.get(status="active").pk, force=True)
+    print(f"  {name}: no-close-match threshold {calibration.threshold if calibration else None}")
     start = time.perf_counter()
     run = self_test_run(self_test_create(sample=sample, seed=seed))
     seconds = time.perf_counter() - start
