@@ -67,7 +67,8 @@ def table(report: dict[str, Any]) -> str:
             if build:
                 lines.append(
                     f"  {preset:<10} {set_name:<8} build: {build['products']} products, {build['images']} images, "
-                    f"import {build['import_seconds']:.0f} s, index {build['index_seconds']:.0f} s"
+                    f"import {build['import_seconds']:.0f} s, index {build['index_seconds']:.0f} s, "
+                    f"no-match calibration {build.get('calibration_seconds', 0):.0f} s"
                 )
     return "\n".join(lines)
 

@@ -72,6 +72,7 @@ def fashion_run(options: Options) -> dict[str, object]:
     labels = {item.sku: item for item in items}
     service.catalog_import(service.fashion_rows(options.fashion_limit), Path(items[0].image).parent.parent, stats)
     service.index_build(options.preset, stats)
+    service.no_match_calibrate_when_due(stats)
     measured = service.Measured()
     service.more_like_this(measured, fashion_sample(items, options.more_like_this, salt="similar"), labels)
     shoppers = uploads(shopper_copies(fashion_sample(items, options.shopper, salt="shopper")))
@@ -101,6 +102,7 @@ def grocery_run(options: Options) -> dict[str, object]:
     folder = Path(tempfile.mkdtemp(prefix="quality-grocery-"))
     service.catalog_import(service.generic_rows(grocery_csv_write(folder)), GROCERY, stats)
     service.index_build(options.preset, stats)
+    service.no_match_calibrate_when_due(stats)
     measured = service.Measured()
     photos = grocery_photos(options.split)
     queries = uploads(_spread(photos, options.grocery_queries or len(photos)))
@@ -112,6 +114,7 @@ def grocery_run(options: Options) -> dict[str, object]:
     train = grocery_photos("train", per_product=options.train_per_product)
     service.catalog_import(service.generic_rows(grocery_csv_write(folder, train_photos=train)), GROCERY, stats)
     service.index_catch_up(stats)
+    service.no_match_calibrate_when_due(stats)
     service.photo_recall(measured, f"grocery {split} with train photos", queries, GROCERY_KS, kind="photo (grocery)")
     result: dict[str, object] = {
         "service": measured.figures,

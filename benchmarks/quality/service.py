@@ -47,6 +47,7 @@ class BuildStats:
     images: int = 0
     import_seconds: float = 0.0
     index_seconds: float = 0.0
+    calibration_seconds: float = 0.0
 
 
 def catalog_import(rows: Iterator[ImportRow | RowFailure], images_dir: Path, stats: BuildStats) -> ImportReport:
@@ -90,6 +91,17 @@ def index_catch_up(stats: BuildStats) -> None:
     start = time.perf_counter()
     embeddings_process_available(time_budget=7200)
     stats.index_seconds += time.perf_counter() - start
+
+
+def no_match_calibrate_when_due(stats: BuildStats) -> None:
+    """What a worker does after a build, and its periodic sweep after the catalog has grown:
+    calibrate the active model's "no close match" threshold when due (the Celery task, in-process)."""
+    from search.tasks import no_match_calibrate
+
+    model = EmbeddingModel.objects.get(status="active")
+    start = time.perf_counter()
+    no_match_calibrate(model.pk)
+    stats.calibration_seconds += time.perf_counter() - start
 
 
 # --- queries ---------------------------------------------------------------------------------
