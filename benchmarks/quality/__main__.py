@@ -86,8 +86,8 @@ def main() -> None:
     missing = datasets_missing()
     if missing:
         raise SystemExit(
-            f"The quality benchmark needs ../shared/datasets beside the checkout ({DATASETS}); missing: "
-            + ", ".join(str(path) for path in missing)
+            f"The quality benchmark needs ../shared/datasets beside the checkout ({DATASETS}; or set "
+            "SNAPSHELF_DATASETS_DIR); missing: " + ", ".join(str(path) for path in missing)
         )
     started = datetime.datetime.now(datetime.UTC)
     load = os.getloadavg()
