@@ -8,6 +8,7 @@ from tests.search.conftest import (  # noqa: F401 - fixtures
     embedding_models_setting,
     tiny_clip_folders,
     tiny_models,
+    tiny_models_env,
 )
 
 
