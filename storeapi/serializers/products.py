@@ -37,7 +37,7 @@ class CategoryCreateSerializer(serializers.Serializer):
 class ProductImageSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     source_url = serializers.CharField(
-        read_only=True, required=False, help_text="Where the image was fetched from, or ''; not shown to public keys."
+        read_only=True, help_text="Where the image was fetched from, or ''; always '' for public keys."
     )
 
     class Meta:
@@ -61,7 +61,7 @@ class ProductImageSerializer(serializers.ModelSerializer):
         if not _may_see_sources(self.context.get("request")):
             # Where images were fetched from is the merchant's business (supplier URLs, internal
             # hosts): shown to read and write keys and staff, not to public keys or anonymous search.
-            data.pop("source_url", None)
+            data["source_url"] = ""  # the field stays (the schema requires it), empty
         return data
 
 

@@ -189,7 +189,8 @@ def test_an_integrators_whole_flow_through_a_generated_client(
     fetch = call("products.products_images_create", 202, client=erp, id=blue.id, body=by_url)
     fetch_status = models.ImageFetchStatusEnum
     wait_until(
-        lambda: call("products.image_fetches_retrieve", 200, client=erp, id=fetch.id).status != fetch_status.PENDING,
+        lambda: call("products.image_fetches_retrieve", 200, client=erp, id=fetch.id).status
+        not in (fetch_status.PENDING, fetch_status.FETCHING),
         120, "the worker to fetch the image URL",
     )  # fmt: skip
     assert call("products.image_fetches_retrieve", 200, client=erp, id=fetch.id).status == fetch_status.DONE
