@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, cast
 
 from django import forms
@@ -73,6 +74,14 @@ class SearchForm(forms.Form):
             self.add_error("photo", "The file is empty.")
             return None
         return data
+
+    @property
+    def filter_options_digest(self) -> str:
+        """A digest of the category and colour options, read from the database for this request:
+        the results page keeps the rendered selects in Django's cache under it (with the chosen
+        values), so a change to the categories or colours is a new key, never a stale page."""
+        options = repr((self.fields["category"].choices, self.fields["colour"].choices))  # type: ignore[attr-defined]
+        return hashlib.blake2b(options.encode(), digest_size=16).hexdigest()
 
     @property
     def has_query(self) -> bool:

@@ -78,6 +78,19 @@ def test_bad_input_gets_a_message_not_an_error(client, demo_index, data, message
     assert message in response.content.decode()
 
 
+def test_the_filter_selects_show_the_choice_and_a_new_category_at_once(client, demo_index):
+    # The rendered selects are kept in Django's cache under a digest of the options read for the
+    # request (search/templates/search/results.html): a new category is a new key, never stale.
+    kitchen = Category.objects.get(name="Kitchen")
+    first = client.get(reverse(RESULTS), {"q": "mug", "category": kitchen.pk}).content.decode()
+    assert f'<option value="{kitchen.pk}" selected>' in first
+    again = client.get(reverse(RESULTS), {"q": "mug"}).content.decode()
+    assert f'<option value="{kitchen.pk}" selected>' not in again and f'<option value="{kitchen.pk}">' in again
+    garden = Category.objects.create(name="Garden tools", slug="garden-tools")
+    fresh = client.get(reverse(RESULTS), {"q": "mug"}).content.decode()
+    assert f'<option value="{garden.pk}">Garden tools</option>' in fresh
+
+
 @pytest.mark.parametrize("category", ["999999999", "abc", "1.5", "-1", "99999999999999999999999", "1\x00"])
 def test_an_unknown_category_is_a_form_error(client, demo_index, category):
     # Ids that are not a category's, or no id at all: a form error, never a 500.
