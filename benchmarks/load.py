@@ -59,6 +59,8 @@ PHOTO_SAMPLE = 200
 WARMUP_SLOWEST_S = 5.0
 WARMUP_MAX_S = 300
 KINDS = ("words", "photo", "api words", "api photo")
+# HTTP requests per operation: a storefront photo is the POST (answered 303) and the results page.
+REQUESTS_PER_OPERATION = {"photo": 2}
 
 # Run in the prepared database by ``manage.py shell``: the queries the clients send (a colour and
 # an article type, as shoppers type them, else title words) and a fresh API key.
@@ -344,7 +346,9 @@ def report(server: Server) -> list[str]:
             groups[group].append(seconds)
         if error:
             errors[(kind, error)] += 1
-    lines = [f"{server.label}: {len(server.samples)} operations in {server.seconds:.0f} s, "
+    requests_made = sum(REQUESTS_PER_OPERATION.get(kind, 1) for kind, _, _ in server.samples)
+    lines = [f"{server.label}: {len(server.samples)} operations ({requests_made} HTTP requests, "
+             f"{requests_made / server.seconds:.1f}/s) in {server.seconds:.0f} s, "
              f"{sum(errors.values())} errors"]  # fmt: skip
     for group in (*KINDS, "all words", "all photos", "all"):
         values = sorted(groups.get(group, []))

@@ -25,7 +25,8 @@ def test_the_report_gives_rates_percentiles_and_every_error():
     server.samples = [("words", n / 1000, "") for n in range(1, 101)] + [("photo", 0.2, "POST /search/ 500: 'x'")]
     server.seconds = 10.0
     lines = load.report(server)
-    assert lines[0] == "here: 101 operations in 10 s, 1 errors"
+    # A storefront photo is two HTTP requests (the POST and the results page after its 303).
+    assert lines[0] == "here: 101 operations (102 HTTP requests, 10.2/s) in 10 s, 1 errors"
     words = next(line for line in lines if line.strip().startswith("words"))
     assert "10.0/s" in words and "p50    51.0 ms" in words and "p95    95.0 ms" in words
     assert lines[-1] == "  error x1 (photo): POST /search/ 500: 'x'"
