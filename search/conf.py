@@ -70,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     # How long the storefront's colour choices stay in the cache (search.selectors.stats_cached:
     # the one staleness rule of the request path's caches).
     "SEARCH_STATS_TTL_SECONDS": 300,
+    # How long a text query's vector stays in Django's cache, keyed by the model's model_id and the
+    # words (search/services/query_texts.py): it never goes stale, so this only bounds the cache's
+    # memory (about 1.6 KB per distinct query for the offline preset's 384-d text vectors). 0: off.
+    "SEARCH_TEXT_VECTOR_TTL_SECONDS": 600,
     # How long a photo query's vector is kept (paging, filters, crop) under its token.
     "SEARCH_QUERY_TTL_SECONDS": 3600,
     # Keep the (downscaled) query photo with its vector, so result pages can show it without JS.

@@ -38,6 +38,7 @@ from search.services import keywords
 from search.services.model_switch import embedding_model_active
 from search.services.no_match import no_match_distance
 from search.services.query_photos import KEPT_PHOTO_SIDE, query_photo_keep, query_photo_load
+from search.services.query_texts import query_text_vector
 from search.services.vector_legs import ProductMatch, products_nearest
 from search.vector_store import ProductFilter, vectors_of_images
 
@@ -215,7 +216,7 @@ def _vector_legs(
 
     legs = []
     if text:
-        vector = _embedder(model).embed_texts([text])[0]
+        vector = query_text_vector(model, _embedder(model), text)
         legs.append(Leg("text", nearest("product", vector)))
         if model.shared_space:
             legs.append(Leg("text-image", nearest("image", vector)))
