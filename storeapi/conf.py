@@ -54,7 +54,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "give an image by URL (product images) or as base64 (search photos)."
     ),
     # The schema's version; CHANGELOG.md says what changed between versions.
-    "VERSION": "1.1.0",
+    "VERSION": "1.2.0",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Separate request and response components (ProductWriteRequest, Product): what a client
     # sends is not what it gets back, and generators need both.

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage
 from catalog.selectors import product_images
+from catalog.thumbnails import THUMBNAIL_SIZES, image_thumbnail
 from storeapi.models import ApiKey, ImageFetch
 from storeapi.serializers.fields import (
     AttributesField,
@@ -34,15 +35,39 @@ class CategoryCreateSerializer(serializers.Serializer):
     path = StrictCharField(max_length=1000, help_text="Levels separated by ' > ', e.g. 'Apparel > Tops'.")
 
 
+class ThumbnailSerializer(serializers.Serializer):
+    url = serializers.URLField(read_only=True)
+    width = serializers.IntegerField(read_only=True, help_text="Pixels.")
+    height = serializers.IntegerField(read_only=True, help_text="Pixels.")
+
+
+def _size_help(name: str, use: str) -> str:
+    size = THUMBNAIL_SIZES[name]
+    fit = "cropped to fill it" if size.crop else "whole, inside it"
+    return f"{use}: {size.width}x{size.height} box, {fit}."
+
+
+class ThumbnailsSerializer(serializers.Serializer):
+    """The sizes the storefront shows, made by the indexing worker when the image is stored."""
+
+    card = ThumbnailSerializer(read_only=True, help_text=_size_help("card", "Result and product cards"))
+    detail = ThumbnailSerializer(read_only=True, help_text=_size_help("detail", "The product page"))
+
+
 class ProductImageSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(help_text="The original image.")
+    thumbnails = serializers.SerializerMethodField(
+        help_text="The image in the storefront's sizes, made by the indexing worker. Until the worker has "
+        "made them (seconds after an upload), each is the original image's url with the width and height "
+        "it takes inside that size's box."
+    )
     source_url = serializers.CharField(
         read_only=True, help_text="Where the image was fetched from, or ''; always '' for public keys."
     )
 
     class Meta:
         model = ProductImage
-        fields = ["id", "url", "position", "alt_text", "width", "height", "source_url", "search_only"]
+        fields = ["id", "url", "thumbnails", "position", "alt_text", "width", "height", "source_url", "search_only"]
         read_only_fields = fields
         extra_kwargs = {
             "search_only": {
@@ -53,8 +78,16 @@ class ProductImageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.URLField())
     def get_url(self, image: ProductImage) -> str:
+        return _absolute(self.context.get("request"), image.file.url)
+
+    @extend_schema_field(ThumbnailsSerializer)
+    def get_thumbnails(self, image: ProductImage) -> dict[str, dict[str, Any]]:
+        thumbnails = {name: image_thumbnail(image, name) for name in THUMBNAIL_SIZES}
         request = self.context.get("request")
-        return request.build_absolute_uri(image.file.url) if request else image.file.url
+        return {
+            name: {"url": _absolute(request, thumb.url), "width": thumb.width, "height": thumb.height}
+            for name, thumb in thumbnails.items()
+        }
 
     def to_representation(self, instance: ProductImage) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -63,6 +96,10 @@ class ProductImageSerializer(serializers.ModelSerializer):
             # hosts): shown to read and write keys and staff, not to public keys or anonymous search.
             data["source_url"] = ""  # the field stays (the schema requires it), empty
         return data
+
+
+def _absolute(request: Any, url: str) -> str:
+    return request.build_absolute_uri(url) if request else url
 
 
 def _may_see_sources(request: Any) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from catalog.models import Product, ProductImage
 from catalog.services import product_image_add, product_upsert
+from catalog.thumbnails import image_thumbnails_make
 from storeapi.models import ImageFetch
 from tests.catalog.factories import ProductFactory
 from tests.sample_images import image_bytes
@@ -208,6 +211,32 @@ def test_product_images_and_category_shown_on_products(api):
     product_image_add(product=product, data=image_bytes())
     body = api.get(f"{PRODUCTS}{product.pk}/").json()
     assert len(body["images"]) == 1 and body["category"] == ""
+
+
+def test_product_images_carry_the_worker_made_thumbnails_with_their_sizes(api):
+    product, _ = product_upsert(sku="THUMB-1", title="Thumbnails")
+    image, _ = product_image_add(product=product, data=image_bytes(size=(800, 600)))
+    shown = api.get(f"{PRODUCTS}{product.pk}/").json()["images"][0]
+    # Before the worker has made them: the original, with the size it takes inside each box.
+    assert shown["thumbnails"] == {
+        "card": {"url": shown["url"], "width": 240, "height": 180},
+        "detail": {"url": shown["url"], "width": 480, "height": 360},
+    }
+    assert image_thumbnails_make(image)  # what the indexing worker does
+    listed = api.get(f"{PRODUCTS}{product.pk}/images/").json()[0]
+    for body in (api.get(f"{PRODUCTS}{product.pk}/").json()["images"][0], listed):
+        thumbnails = body["thumbnails"]
+        assert {name: (t["width"], t["height"]) for name, t in thumbnails.items()} == {
+            "card": (240, 240),  # cropped to fill its box
+            "detail": (480, 360),  # whole, inside its box
+        }
+        for name, thumbnail in thumbnails.items():
+            stored = getattr(image, f"{name}_thumbnail")  # what the storefront shows
+            assert thumbnail["url"] == f"http://testserver{stored.url}" != body["url"]
+            served = api.get(thumbnail["url"])
+            assert served.status_code == 200
+            with Image.open(io.BytesIO(b"".join(served.streaming_content))) as picture:
+                assert picture.format == "JPEG" and picture.size == (thumbnail["width"], thumbnail["height"])
 
 
 def test_oversized_bodies_are_413_in_the_error_shape(api, settings):

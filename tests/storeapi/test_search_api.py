@@ -55,6 +55,19 @@ def test_photo_search_multipart_returns_the_matched_image(shop):
     assert first["distance"] < 0.05 and any("looks alike" in reason for reason in first["reasons"])
 
 
+def test_search_results_carry_the_thumbnails_the_storefront_shows(shop):
+    photo = SimpleUploadedFile("query.png", demo_photo_bytes("DEMO-MUG-RED"), content_type="image/png")
+    first = shop.post(SEARCH, {"image": photo, "text": "mug", "limit": 3}, format="multipart").json()["results"][0]
+    image = Product.objects.get(sku="DEMO-MUG-RED").images.get()
+    for shown in (first["matched_image"], first["product"]["images"][0]):
+        assert shown["id"] == image.pk
+        assert shown["thumbnails"] == {
+            name: {"url": f"http://testserver{thumb.url}", "width": thumb.width, "height": thumb.height}
+            for name, thumb in (("card", image.card_thumbnail), ("detail", image.detail_thumbnail))
+        }
+        assert "/thumbnails/" in shown["thumbnails"]["card"]["url"]  # made by the worker, not the original
+
+
 def test_base64_photo_in_a_form_field_still_works(shop):
     """Not in the schema since 1.1 (multipart carries the photo as a file), kept for existing clients."""
     photo = base64.b64encode(demo_photo_bytes("DEMO-MUG-RED")).decode()
