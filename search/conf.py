@@ -23,10 +23,15 @@ DEFAULTS: dict[str, Any] = {
     # HNSW index build.
     "HNSW_M": 16,
     "HNSW_EF_CONSTRUCTION": 128,
-    # Half-precision HNSW indexes: half the size at the same recall, so they stay in Postgres'
-    # shared_buffers where a single-precision index would not (docs/adr/0006). Exact scans read
-    # the full vectors.
-    "HALFVEC_INDEX": True,
+    # What new HNSW indexes are built on: "halfvec" (half precision: half the size of "vector" at
+    # the same recall, docs/adr/0006), "vector" (single precision) or "bit" (binary quantisation,
+    # 1/32 of the size, candidates re-ranked by full-precision distance; docs/adr/0010). Exact
+    # scans always read the full vectors. Recorded per model when its indexes are built.
+    "INDEX_PRECISION": "halfvec",
+    # Per model name, over INDEX_PRECISION: {"clip": "bit"}.
+    "INDEX_PRECISION_BY_MODEL": {},
+    # Deprecated (INDEX_PRECISION): True/False chose halfvec/vector where INDEX_PRECISION is unset.
+    "HALFVEC_INDEX": None,
     "INDEX_BUILD_MEMORY_MB": 1024,
     # Embedding models by name: {"class": dotted path of an Embedder, **constructor kwargs}.
     # Names set in the project are merged over these, so overriding "clip" keeps "offline".
@@ -51,6 +56,15 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_EF_SEARCH": 100,
     # pgvector's cap on rows one iterative index scan visits before giving up (its default).
     "SEARCH_MAX_SCAN_TUPLES": 20000,
+    # Rows a "bit" index gives per query, re-ranked by their full-precision cosine distance
+    # (at least 4 x the rows asked for; the scan's ef_search follows).
+    "SEARCH_BIT_RERANK_CANDIDATES": 200,
+    # The same for "halfvec" indexes; 0: their half-precision order and distances are kept.
+    "SEARCH_HALFVEC_RERANK_CANDIDATES": 0,
+    # Prepare unfiltered nearest-neighbour statements once per database connection (psycopg).
+    # False behind a pooler that cannot carry prepared statements (PgBouncer < 1.21 in
+    # transaction mode).
+    "SEARCH_PREPARED_STATEMENTS": True,
     # Reciprocal rank fusion constant: score = sum over legs of 1 / (k + rank).
     "SEARCH_RRF_K": 60,
     # "No exact match" (a notice above the nearest products) when a photo's best distance is beyond

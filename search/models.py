@@ -28,6 +28,7 @@ class EmbeddingModel(models.Model):
     class IndexPrecision(models.TextChoices):
         VECTOR = "vector", "Single precision (vector)"
         HALFVEC = "halfvec", "Half precision (halfvec)"
+        BIT = "bit", "Binary quantisation (bit), re-ranked"
 
     name = models.CharField(max_length=100, help_text="Key in SNAPSHELF_EMBEDDING_MODELS.")
     model_id = models.CharField(max_length=300, unique=True, help_text="The exact weights and preprocessing.")
@@ -39,7 +40,7 @@ class EmbeddingModel(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     # The cast the model's HNSW indexes were built on; queries repeat it to use them. Set when the
-    # indexes are built (SNAPSHELF_HALFVEC_INDEX), changed by `manage.py search_model reindex`.
+    # indexes are built (SNAPSHELF_INDEX_PRECISION), changed by `manage.py search_model reindex`.
     index_precision = models.CharField(
         max_length=10, choices=IndexPrecision.choices, default=IndexPrecision.VECTOR, editable=False
     )

@@ -2,10 +2,15 @@
 
 Vectors of all models share untyped ``vector`` columns. Each model gets partial expression
 indexes ``((embedding::halfvec(dim)) halfvec_cosine_ops) WHERE model_id = <pk>`` (or
-``vector``: ``EmbeddingModel.index_precision`` records which); a query uses
+``vector``, or ``binary_quantize(embedding)::bit(dim)`` with ``bit_hamming_ops``:
+``EmbeddingModel.index_precision`` records which); a query uses
 the index only when it repeats that expression and predicate, so the model's primary key and
 dimension are written into the SQL as integers (a bound parameter would let a generic plan
 skip the partial index).
+
+Nearest-neighbour reads send the query vector in pgvector's binary format through a
+server-side binding cursor (``_vector_cursor``): 2 KB instead of 11 KB of text, no text to build
+in Python or parse in Postgres (docs/performance.md, *Search*).
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
+import psycopg
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+from pgvector import Vector
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from catalog.models import Product, ProductImage
 from search.conf import search_setting
@@ -48,25 +59,43 @@ def _dim(model: EmbeddingModel, kind: str) -> int:
 
 
 def _cast(model: EmbeddingModel, kind: str, *, precision: str) -> str:
-    return f"embedding::{precision}({_dim(model, kind)})"
+    """The expression a model's index of this precision is built on (queries repeat it)."""
+    dim = _dim(model, kind)
+    if precision == EmbeddingModel.IndexPrecision.BIT:
+        return f"binary_quantize(embedding)::bit({dim})"
+    return f"embedding::{precision}({dim})"
+
+
+_SUFFIXES: dict[str, str] = {EmbeddingModel.IndexPrecision.HALFVEC: "_half", EmbeddingModel.IndexPrecision.BIT: "_bit"}
 
 
 def hnsw_index_name(model: EmbeddingModel, kind: str, precision: str) -> str:
     # The name predates halfvec indexes: single-precision indexes keep it.
-    suffix = "_half" if precision == EmbeddingModel.IndexPrecision.HALFVEC else ""
-    return f"search_{kind}_hnsw_{int(model.pk)}{suffix}"
+    return f"search_{kind}_hnsw_{int(model.pk)}{_SUFFIXES.get(precision, '')}"
 
 
-def index_precision_configured() -> str:
-    """The precision new HNSW indexes get (SNAPSHELF_HALFVEC_INDEX)."""
-    halfvec = bool(search_setting("HALFVEC_INDEX"))
-    return EmbeddingModel.IndexPrecision.HALFVEC if halfvec else EmbeddingModel.IndexPrecision.VECTOR
+def index_precision_configured(model: EmbeddingModel) -> str:
+    """The precision new HNSW indexes of ``model`` get: SNAPSHELF_INDEX_PRECISION_BY_MODEL[name],
+    else SNAPSHELF_INDEX_PRECISION (the deprecated SNAPSHELF_HALFVEC_INDEX still chooses between
+    halfvec and vector where SNAPSHELF_INDEX_PRECISION is not set)."""
+    from django.conf import settings
+
+    precision = (search_setting("INDEX_PRECISION_BY_MODEL") or {}).get(model.name)
+    if precision is None and not hasattr(settings, "SNAPSHELF_INDEX_PRECISION"):
+        halfvec = search_setting("HALFVEC_INDEX")
+        if halfvec is not None:
+            precision = "halfvec" if halfvec else "vector"
+    precision = precision or search_setting("INDEX_PRECISION")
+    if precision not in EmbeddingModel.IndexPrecision.values:
+        choices = ", ".join(EmbeddingModel.IndexPrecision.values)
+        raise ImproperlyConfigured(f"Index precision {precision!r} of model {model.name!r}: use one of {choices}.")
+    return str(precision)
 
 
 def hnsw_indexes_create(model: EmbeddingModel) -> None:
     """Build the model's HNSW cosine indexes (image and product text) with the configured
     precision unless they exist, and record that precision on the model (queries follow it)."""
-    precision = index_precision_configured()
+    precision = index_precision_configured(model)
     _hnsw_indexes_build(model, precision, {kind: hnsw_index_name(model, kind, precision) for kind in TABLES})
     if model.index_precision != precision:
         model.index_precision = precision
@@ -78,7 +107,7 @@ def hnsw_indexes_create(model: EmbeddingModel) -> None:
 def hnsw_indexes_rebuild(model: EmbeddingModel) -> None:
     """Build the model's indexes again with the current settings (precision, m, ef_construction)
     while the old ones keep serving searches, then switch to the new ones."""
-    precision = index_precision_configured()
+    precision = index_precision_configured(model)
     names = {kind: hnsw_index_name(model, kind, precision) for kind in TABLES}
     building = {kind: f"{name}_new" for kind, name in names.items()}
     _indexes_drop(list(building.values()))  # left by an interrupted rebuild (maybe invalid)
@@ -93,7 +122,8 @@ def hnsw_indexes_rebuild(model: EmbeddingModel) -> None:
 
 
 def _hnsw_indexes_build(model: EmbeddingModel, precision: str, names: dict[str, str]) -> None:
-    ops = f"{precision}_cosine_ops"
+    # Binary codes are compared by Hamming distance, then re-ranked by cosine (neighbours_hnsw).
+    ops = "bit_hamming_ops" if precision == EmbeddingModel.IndexPrecision.BIT else f"{precision}_cosine_ops"
     concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
     with connection.cursor() as cursor:
         if connection.in_atomic_block:
@@ -163,10 +193,13 @@ def vectors_write(kind: str, writes: Sequence[VectorWrite], *, worker: str) -> i
 
 @dataclass(frozen=True)
 class ProductFilter:
-    """A ``SELECT`` of product ids (with its parameters) that vector rows must belong to."""
+    """A ``SELECT`` of product ids (with its parameters) that vector rows must belong to.
+    ``broad``: the filter is known to keep (nearly) every product (only inactive products, or
+    one product's own, left out), so no estimate is needed: the index answers."""
 
     sql: str
     params: tuple[Any, ...]
+    broad: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,11 +213,19 @@ def _item_column(kind: str) -> str:
     return "e.image_id" if kind == "image" else "e.product_id"
 
 
-def _where(model: EmbeddingModel, product_filter: ProductFilter | None) -> tuple[str, list[Any]]:
+def _where(
+    model: EmbeddingModel, product_filter: ProductFilter | None, *, ids_first: bool = False
+) -> tuple[str, list[Any]]:
+    """``ids_first``: the filter's product ids are read first, as one array (an index-only scan
+    of the filter's index), and the vector rows then looked up by product id in one index scan;
+    for a selective filter. Otherwise the planner may check each candidate row's product (a
+    join): for the index path, where only a few hundred candidates are looked at."""
     # The predicate repeats the partial index's "model_id = <pk>" literally (see the module docstring).
     sql = f"e.model_id = {int(model.pk)} AND e.embedding IS NOT NULL"
     if product_filter is None:
         return sql, []
+    if ids_first:
+        return f"{sql} AND e.product_id = ANY(ARRAY({product_filter.sql}))", list(product_filter.params)
     return f"{sql} AND e.product_id IN ({product_filter.sql})", list(product_filter.params)
 
 
@@ -204,8 +245,9 @@ def neighbours_exact(
 ) -> list[Neighbour]:
     """Exact nearest neighbours of the rows that pass the filter. ``+ 0`` makes the sort key an
     expression the HNSW index does not serve, so the planner cannot pick the lossy index scan;
-    it filters (btree on product_id, or a sequential scan) and keeps a top-N heap."""
-    where, params = _where(model, product_filter)
+    it reads the rows that pass (the filter's product ids first, then their vector rows by
+    product id) and keeps a top-N heap."""
+    where, params = _where(model, product_filter, ids_first=True)
     dim = _dim(model, kind)
     # The query vector is sent once, as q.v (the planner folds the one-row subquery into a
     # constant, so the plan is the one the literal itself would get).
@@ -215,8 +257,9 @@ def neighbours_exact(
         f"FROM {TABLES[kind]} e, (SELECT %s::vector({dim}) AS v) q "
         f"WHERE {where} ORDER BY ({distance}) + 0, 1 LIMIT {int(limit)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [vector_literal(vector), *params])
+    values: list[Any] = [vector, *params]
+    with _vector_cursor(prepare=not params) as cursor:
+        cursor.execute(sql, values)
         return [Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in cursor.fetchall()]
 
 
@@ -226,35 +269,62 @@ def neighbours_hnsw(
     """Approximate nearest neighbours through the model's HNSW index.
 
     ``hnsw.ef_search`` caps how many rows one index scan returns, so it follows ``limit`` (at
-    least SEARCH_EF_SEARCH, for recall); an
-    iterative scan (pgvector >= 0.8) keeps scanning past it until enough rows pass the filter.
-    Both are ``SET LOCAL``, so they need (and end with) a transaction.
+    least SEARCH_EF_SEARCH, for recall); an iterative scan (pgvector >= 0.8) keeps scanning past
+    it until enough rows pass the filter. A ``bit`` index (and a ``halfvec`` one with
+    SEARCH_HALFVEC_RERANK_CANDIDATES) gives candidates, re-ranked by their full-precision
+    cosine distance: the distances returned are then exact.
     """
     where, params = _where(model, product_filter)
-    # The cast the model's index was built on (the planner matches the expression).
-    precision = model.index_precision
-    expression = f"{_cast(model, kind, precision=precision)} <=> %s::{precision}({_dim(model, kind)})"
-    sql = (
-        f"SELECT {_item_column(kind)}, e.product_id, {expression} AS distance FROM {TABLES[kind]} e "
+    precision, dim = model.index_precision, _dim(model, kind)
+    key = _cast(model, kind, precision=precision)
+    candidates = rerank_candidates(model, limit)
+    if precision == EmbeddingModel.IndexPrecision.BIT:
+        order = f"{key} <~> binary_quantize(%s::vector({dim}))::bit({dim})"
+    else:
+        order = f"{key} <=> %s::{precision}({dim})"
+    if candidates:
+        sql = (
+            f"SELECT c.item, c.product_id, c.embedding::vector({dim}) <=> %s::vector({dim}) AS distance FROM "
+            f"(SELECT {_item_column(kind)} AS item, e.product_id, e.embedding FROM {TABLES[kind]} e "
+            f"WHERE {where} ORDER BY {order} LIMIT {int(candidates)}) c ORDER BY distance LIMIT {int(limit)}"
+        )
+        values = [vector, *params, vector]
+    else:
         # Ordering by the output column is the same expression to the planner (the index serves
         # it) and sends the query vector once instead of twice.
-        f"WHERE {where} ORDER BY distance LIMIT {int(limit)}"
-    )
-    literal = vector_literal(vector)
-    ef_search = min(max(int(limit), int(search_setting("SEARCH_EF_SEARCH"))), 1000)
+        sql = (
+            f"SELECT {_item_column(kind)}, e.product_id, {order} AS distance FROM {TABLES[kind]} e "
+            f"WHERE {where} ORDER BY distance LIMIT {int(limit)}"
+        )
+        values = [vector, *params]
+    ef_search = min(max(int(limit), int(candidates), int(search_setting("SEARCH_EF_SEARCH"))), 1000)
+    settings_sql = _hnsw_settings_sql(ef_search, scope="LOCAL" if connection.in_atomic_block else "SESSION")
     if connection.in_atomic_block:
-        # A rollback would undo a session-level SET behind our back: scope it to this transaction.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_hnsw_settings_sql(ef_search, scope="LOCAL"))
-            cursor.execute(sql, [literal, *params])
-            rows = cursor.fetchall()
-    else:
-        _hnsw_session_settings_ensure(ef_search)
+        # SET LOCAL lasts until the surrounding transaction ends (a session-level SET would be
+        # undone by a rollback behind our back); every query sets it again.
         with connection.cursor() as cursor:
-            cursor.execute(sql, [literal, *params])
-            rows = cursor.fetchall()
+            cursor.execute(settings_sql)
+    elif _session_hnsw.get(connection.connection) != settings_sql:
+        with connection.cursor() as cursor:
+            cursor.execute(settings_sql)
+        _session_hnsw[connection.connection] = settings_sql
+    # Without filter parameters the statement's plan is the same for every query vector: prepared
+    # once per connection. With them, a cached generic plan could ignore how selective they are.
+    with _vector_cursor(prepare=not params) as cursor:
+        cursor.execute(sql, values)
+        rows = cursor.fetchall()
     # relaxed_order may return rows slightly out of order.
     return sorted((Neighbour(int(r[0]), int(r[1]), float(r[2])) for r in rows), key=lambda n: (n.distance, n.item_id))
+
+
+def rerank_candidates(model: EmbeddingModel, limit: int) -> int:
+    """How many rows the index gives for re-ranking by full-precision distance (0: none)."""
+    if model.index_precision == EmbeddingModel.IndexPrecision.BIT:
+        return max(int(search_setting("SEARCH_BIT_RERANK_CANDIDATES")), 4 * int(limit))
+    if model.index_precision == EmbeddingModel.IndexPrecision.HALFVEC:
+        wanted = int(search_setting("SEARCH_HALFVEC_RERANK_CANDIDATES"))
+        return max(wanted, int(limit)) if wanted else 0
+    return 0
 
 
 def _hnsw_settings_sql(ef_search: int, *, scope: str) -> str:
@@ -273,13 +343,62 @@ def _hnsw_settings_sql(ef_search: int, *, scope: str) -> str:
 _session_hnsw: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
-def _hnsw_session_settings_ensure(ef_search: int) -> None:
+# --- the query vector in binary ----------------------------------------------------------------
+
+
+class _VectorCursor(psycopg.Cursor[Any]):
+    """psycopg's server-side binding cursor (Django's own binds values into the SQL text, which
+    cannot carry binary values), preparing its statements when asked: the parse and plan of a
+    nearest-neighbour statement are then done once per connection."""
+
+    prepare_statements = False
+
+    def execute(
+        self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Any:
+        if prepare is None and self.prepare_statements:
+            prepare = True
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+class _VectorBinaryDumper(Dumper):
+    """A float32 numpy vector as pgvector's binary ``vector`` (dimension, then big-endian floats)."""
+
+    format = Format.BINARY
+
+    def dump(self, obj: np.ndarray) -> bytes:
+        return bytes(Vector(obj).to_binary())
+
+
+_ASKED_ONLY = 2**31 - 1
+# Per database connection: the dumper class carrying the ``vector`` type's OID there.
+_vector_dumpers: weakref.WeakKeyDictionary[Any, type[Dumper]] = weakref.WeakKeyDictionary()
+
+
+def _vector_cursor(*, prepare: bool) -> CursorWrapper:
+    """A cursor that sends numpy vectors in binary (2 KB at 512-d instead of 11 KB of text),
+    wrapped as Django wraps its own (errors, query logging, execute wrappers)."""
     connection.ensure_connection()
-    sql = _hnsw_settings_sql(ef_search, scope="SESSION")
-    if _session_hnsw.get(connection.connection) != sql:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-        _session_hnsw[connection.connection] = sql
+    connection.validate_thread_sharing()
+    raw = connection.connection
+    dumper = _vector_dumpers.get(raw)
+    if dumper is None:
+        with connection.cursor() as cursor:  # once per connection
+            cursor.execute("SELECT 'vector'::regtype::oid")
+            oid = int(cursor.fetchone()[0])
+        dumper = _vector_dumpers[raw] = type("VectorDumper", (_VectorBinaryDumper,), {"oid": oid})
+    vector_cursor = _VectorCursor(raw)
+    vector_cursor.adapters.register_dumper(np.ndarray, dumper)
+    vector_cursor.prepare_statements = prepare and bool(search_setting("SEARCH_PREPARED_STATEMENTS"))
+    if vector_cursor.prepare_statements and raw.prepare_threshold is None:
+        # Django turns psycopg's preparing off (prepare_threshold None), which also ignores
+        # prepare=True. A threshold never reached prepares only the statements asked for: Django's
+        # own cursors bind on the client and never prepare.
+        raw.prepare_threshold = _ASKED_ONLY
+    # Both take the database driver's cursor (django-stubs types it as Django's wrapper).
+    if connection.queries_logged:
+        return connection.make_debug_cursor(vector_cursor)  # type: ignore[arg-type]
+    return connection.make_cursor(vector_cursor)  # type: ignore[arg-type]
 
 
 @functools.cache

@@ -258,6 +258,7 @@ for _name, _cast in (
     ("SNAPSHELF_INDEX_CLAIM_TIMEOUT_SECONDS", int),
     ("SNAPSHELF_INDEX_MAX_ATTEMPTS", int),
     ("SNAPSHELF_HALFVEC_INDEX", bool),
+    ("SNAPSHELF_INDEX_PRECISION", str),
     ("SNAPSHELF_INDEX_ACTIVATE_MIN_READY", float),
 ):
     if env(_name, default=""):

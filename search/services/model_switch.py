@@ -119,7 +119,7 @@ def _work_left(model: EmbeddingModel) -> bool:
 
 def embedding_model_reindex() -> EmbeddingModel:
     """Rebuild the active model's HNSW indexes with the current settings (after changing
-    SNAPSHELF_HALFVEC_INDEX, SNAPSHELF_HNSW_M or SNAPSHELF_HNSW_EF_CONSTRUCTION); the old indexes
+    SNAPSHELF_INDEX_PRECISION, SNAPSHELF_HNSW_M or SNAPSHELF_HNSW_EF_CONSTRUCTION); the old indexes
     serve searches until the new ones are built."""
     model = embedding_model_active()
     if model is None:

@@ -157,13 +157,15 @@ def _validate(query: SearchQuery) -> None:
 
 def product_filter_build(filters: SearchFilters) -> ProductFilter:
     """The filters as a ``SELECT id FROM catalog_product ...`` that every leg repeats."""
-    return _filter_compile(products_filtered(filters))
+    return _filter_compile(products_filtered(filters), broad=filters == NO_FILTERS)
 
 
-def _filter_compile(products: QuerySet[Product]) -> ProductFilter:
+def _filter_compile(products: QuerySet[Product], *, broad: bool) -> ProductFilter:
+    """``broad``: the filter leaves out only inactive products (or a product's own look-alikes),
+    so the vector legs go straight to the index without estimating its size."""
     # order_by(): the model's default ordering would sort the subquery for nothing.
     sql, params = products.order_by().values("id").query.sql_with_params()
-    return ProductFilter(sql, tuple(params))
+    return ProductFilter(sql, tuple(params), broad=broad)
 
 
 def products_filtered(filters: SearchFilters) -> QuerySet[Product]:
@@ -382,7 +384,7 @@ def products_similar(product: Product, *, limit: int = 12) -> list[SearchHit]:
         .exclude(pk=product.pk)
         .exclude(images__sha256__in=[image.sha256 for image in images])
     )
-    product_filter = _filter_compile(others)
+    product_filter = _filter_compile(others, broad=True)
     best: dict[int, ProductMatch] = {}
     for vector in vectors.values():
         for match in products_nearest(model, "image", vector, products=limit, product_filter=product_filter):

@@ -37,8 +37,11 @@ class ProductMatch:
 def neighbours(
     model: EmbeddingModel, kind: str, vector: np.ndarray, *, limit: int, product_filter: ProductFilter
 ) -> list[Neighbour]:
-    """``limit`` nearest rows that pass the filter, never fewer than exist."""
-    if filtered_rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS"):
+    """``limit`` nearest rows that pass the filter, never fewer than exist. A broad filter (no
+    shopper's filter: only inactive products left out) goes straight to the index: one statement."""
+    if not product_filter.broad and (
+        filtered_rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS")
+    ):
         return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
     rows = neighbours_hnsw(model, kind, vector, limit=limit, product_filter=product_filter)
     if len(rows) < limit:

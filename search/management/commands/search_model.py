@@ -24,7 +24,7 @@ class Command(MigratedDatabaseCommand):
         sub.add_parser(
             "reindex",
             help="Rebuild the active model's HNSW indexes with the current settings "
-            "(SNAPSHELF_HALFVEC_INDEX, SNAPSHELF_HNSW_M, SNAPSHELF_HNSW_EF_CONSTRUCTION).",
+            "(SNAPSHELF_INDEX_PRECISION, SNAPSHELF_HNSW_M, SNAPSHELF_HNSW_EF_CONSTRUCTION).",
         )
         sub.add_parser("list", help="List the models the index knows.")
 
