@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Cast, Lower, Upper
 from django.urls import NoReverseMatch, reverse
 
 from catalog.thumbnails import Thumbnail, image_thumbnail
@@ -45,6 +47,8 @@ class Category(models.Model):
         return CATEGORY_PATH_SEPARATOR.join(reversed(names))
 
 
+ACTIVE = models.Q(is_active=True)
+
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code such as EUR.")
 
 
@@ -68,7 +72,24 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["title", "id"]
-        indexes = [models.Index(fields=["brand"]), models.Index(fields=["is_active", "in_stock"])]
+        indexes = [
+            models.Index(fields=["brand"]),
+            models.Index(fields=["is_active", "in_stock"]),
+            # Shoppers' filters (catalog.selectors.products_filtered). A selective filter reads
+            # its product ids from one of these alone (an index-only scan: the ids are in the
+            # index), then the exact scan computes distances over those products' vectors only
+            # (search/vector_store.py). The two expression indexes are not partial: Postgres
+            # keeps statistics of an index expression only for whole-table indexes, and the
+            # search estimates a filter's rows from them.
+            models.Index(fields=["price"], include=["id"], condition=ACTIVE, name="product_active_price"),
+            models.Index(fields=["category"], include=["id"], condition=ACTIVE, name="product_active_category"),
+            models.Index(fields=["in_stock"], include=["id"], condition=ACTIVE, name="product_active_stock"),
+            models.Index(Upper("brand"), include=["brand", "is_active", "id"], name="product_brand_upper"),
+            GinIndex(
+                OpClass(Cast(Lower(Cast("attributes", models.TextField())), models.JSONField()), name="jsonb_path_ops"),
+                name="product_attributes_folded",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.sku})"

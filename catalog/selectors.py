@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, JSONField, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast, Lower
 
 from catalog.models import CATEGORY_PATH_RELATED, Category, Product, ProductImage
 
@@ -56,7 +58,8 @@ def products_filtered(
     """``products`` (default: every product) narrowed by the filters given: the one filter builder
     of the storefront, the search service and the API. None and empty values filter nothing. A
     category keeps its subcategories; brand and attribute values match case-insensitively;
-    attribute keys must be checked by the caller (they become ORM lookups)."""
+    attribute keys must be checked by the caller (they become ORM lookups). Each filter can be
+    answered from an index of active products (catalog/models.py, Product.Meta.indexes)."""
     products = Product.objects.all() if products is None else products
     conditions = {
         "is_active": is_active,
@@ -71,10 +74,31 @@ def products_filtered(
     }
     products = products.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
     for key, value in (attributes or {}).items():
-        products = products.filter(**{f"attributes__{key}__iexact": value})
+        products = _attribute_filter(products, key, value)
     if title_or_sku:
         products = products.filter(Q(title__icontains=title_or_sku) | Q(sku__icontains=title_or_sku))
     return products
+
+
+def attributes_folded(attributes: F | Value) -> Cast:
+    """JSON with every key and string lower-cased in Postgres (the GIN index
+    ``product_attributes_folded`` is built on this expression of ``attributes``)."""
+    return Cast(Lower(Cast(attributes, TextField())), JSONField())
+
+
+def _attribute_filter(products: QuerySet[Product], key: str, value: str) -> QuerySet[Product]:
+    """Products whose attribute ``key`` is ``value``, keys and strings compared ignoring case
+    (Postgres' lower()): a containment test on the lower-cased JSON, which its GIN index answers
+    and whose rows Postgres can estimate from that index's statistics. A value that reads as
+    JSON (42, true, ["a"]) is also looked for as that JSON: a number stored as a number."""
+    found = Q(attributes_folded__contains=attributes_folded(Value({key: value}, JSONField())))
+    try:
+        parsed = json.loads(value.lower())
+    except ValueError:
+        parsed = value
+    if parsed != value:
+        found |= Q(attributes_folded__contains=attributes_folded(Value({key: parsed}, JSONField())))
+    return products.alias(attributes_folded=attributes_folded(F("attributes"))).filter(found)
 
 
 def categories_by_id() -> dict[int, Category]:

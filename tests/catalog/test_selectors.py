@@ -103,3 +103,59 @@ def test_products_filtered_applies_each_filter():
     assert found(updated_after=yesterday) == {"RED-1", "BLU-1"}
     assert found(updated_before=yesterday) == {"OLD-1"}
     assert red.pk and blue.pk
+
+
+def test_attribute_filter_ignores_case_and_finds_json_values_by_their_text():
+    """The index-friendly form (containment on the lower-cased JSON) finds a value whatever its
+    case, and a number, boolean or list stored as JSON from its text."""
+    stored = {
+        "STR": {"colour": "RED"},
+        "NUM": {"size": 42},
+        "BOOL": {"organic": True},
+        "LIST": {"tags": ["Summer", "Sale"]},
+        "QUOTE": {"note": 'He said "Hi" \\ bye'},
+        "UMLAUT": {"colour": "Grün"},
+        "KEY": {"Colour": "red"},  # keys ignore case too
+        "OTHER": {"colour": "redder"},
+        "NONE": {},
+    }
+    for sku, attributes in stored.items():
+        ProductFactory(sku=sku, attributes=attributes)
+
+    def found(key: str, value: str) -> set[str]:
+        return set(products_filtered(attributes={key: value}).values_list("sku", flat=True))
+
+    assert found("colour", "red") == {"STR", "KEY"}
+    assert found("Colour", "Red") == {"STR", "KEY"}
+    assert found("size", "42") == found("size", "42.0") == {"NUM"}
+    assert found("size", "43") == set()
+    assert found("organic", "TRUE") == {"BOOL"}
+    assert found("tags", '["summer", "sale"]') == {"LIST"}
+    assert found("note", 'he said "hi" \\ BYE') == {"QUOTE"}
+    assert found("colour", "GRÜN") == {"UMLAUT"}
+    assert found("colour", "re") == set()
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({"price_max": Decimal("5")}, "product_active_price"),
+        ({"category": "tops"}, "product_active_category"),
+        ({"in_stock": False}, "product_active_stock|catalog_pro_is_acti_b437d7_idx"),
+        ({"brand": "acme"}, "product_brand_upper"),
+        ({"attributes": {"colour": "red"}}, "product_attributes_folded"),
+    ],
+)
+def test_shoppers_filters_can_be_answered_from_an_index(filters, index):
+    """The SQL the filter builder writes matches the expression and predicate of its index (a
+    mismatch would leave a selective filter scanning the whole catalog)."""
+    product = ProductFactory(brand="Acme", attributes={"colour": "red"})
+    if filters.get("category") == "tops":
+        filters = {"category": product.category}
+    products = products_filtered(is_active=True, **filters).order_by().values("id")
+    sql, params = products.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert any(name in plan for name in index.split("|")), plan
