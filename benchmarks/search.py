@@ -2,13 +2,17 @@
 
     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=2147483647:glibc.malloc.trim_threshold=4294967295 \\
         python -m benchmarks.search [--rows 100000] [--fashion 1000] [--queries 200] [--url URL]
+            [--precisions halfvec,bit,vector] [--exact-queries 50] [--build-memory-mb 2048]
 
 1. Synthetic: ``--rows`` clustered unit vectors (512-d) written straight into the index tables
-   (products and images made with SQL, vectors by binary COPY), HNSW built with the project's
-   settings. p50/p95 of the HNSW path and of an exact scan, recall@10 against exact; then
-   price filters keeping 1%, 10% and 50% of the rows through the service's strategy
-   (search/services/vector_legs.py) against exact scans of the same filter; then the index
-   rebuilt with the other precision (halfvec / vector) and the unfiltered lines again.
+   (products with prices, categories, brands, stock and a colour attribute made with SQL, vectors
+   by binary COPY). For each of ``--precisions`` (the first is measured with filters): the HNSW
+   index built with the project's settings (build time, size, memory per million vectors);
+   p50/p95 of the project's vector read (search/vector_store.py), of the service's unfiltered leg
+   (search/services/vector_legs.py) and of plain psycopg on the same index (binary vector,
+   prepared statement: what pgvector alone can do), against an exact scan; recall@10 against
+   exact distances computed in numpy over all vectors. Then filters on price, category subtree,
+   stock, brand and colour keeping 1%, 10% and 50% of the rows through the service's strategy.
 2. Fashion: the first ``--fashion`` products of ../shared/datasets/fashion imported and embedded
    with the offline preset; the same photo measures with a category filter keeping ~10%.
 3. Request overhead on the fashion catalog: the search service, a whole storefront search and a
@@ -17,6 +21,7 @@
    every statement the request itself sends replayed on a bare cursor, and (the baseline closest
    to the request) the text encoded and then those statements replayed at once, timed as one.
 
+Every timed line ends with the 1-minute load average when it finished (the machine may be shared).
 Uses config.settings.test: its own Postgres and Redis in a temporary folder, never .data/.
 """
 
@@ -25,13 +30,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import re
 import sys
 import time
 import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +54,17 @@ django.setup()
 # WhiteNoise warns on every request that collectstatic has not run; irrelevant here.
 warnings.filterwarnings("ignore", message="No directory at")
 
+import psycopg  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
 from catalog.importing.readers import read_fashion_csv  # noqa: E402
 from catalog.importing.runner import CatalogImporter  # noqa: E402
 from catalog.models import Category, Product  # noqa: E402
 from catalog.selectors import category_subtree_ids  # noqa: E402
+from search.conf import search_setting  # noqa: E402
 from search.embedders.registry import embedder_get  # noqa: E402
 from search.models import EmbeddingModel  # noqa: E402
 from search.services import keywords  # noqa: E402
@@ -70,12 +76,16 @@ from search.services.product_search import (  # noqa: E402
     product_filter_build,
     product_search,
 )
-from search.services.vector_legs import neighbours  # noqa: E402
+from search.services.vector_legs import neighbours, products_nearest  # noqa: E402
 from search.vector_store import (  # noqa: E402
+    _cast,
+    filtered_rows_estimate,
+    hnsw_index_name,
     hnsw_indexes_create,
     hnsw_indexes_rebuild,
     neighbours_exact,
     neighbours_hnsw,
+    rerank_candidates,
 )
 
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion"
@@ -93,40 +103,86 @@ def recall(found: list[list[int]], truth: list[list[int]]) -> float:
 
 
 def line(label: str, times: list[float], extra: str = "") -> None:
-    print(f"  {label:<38} p50 {p(times, 50):8.2f} ms   p95 {p(times, 95):8.2f} ms   {extra}")
+    load = os.getloadavg()[0]
+    print(f"  {label:<38} p50 {p(times, 50):8.2f} ms   p95 {p(times, 95):8.2f} ms   {extra}  [load {load:.1f}]",
+          flush=True)  # fmt: skip
 
 
 # --- synthetic vectors ----------------------------------------------------------------------
 
 
-def clustered(rng: np.random.Generator, n: int, centres: np.ndarray) -> np.ndarray:
-    picks = rng.integers(0, len(centres), n)
-    vectors = centres[picks] + rng.normal(0, 0.6 / np.sqrt(DIM) * 4, (n, DIM)).astype(np.float32)
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+def clustered(rng: np.random.Generator, n: int, centres: np.ndarray, *, chunk: int = 200_000) -> np.ndarray:
+    """``n`` unit vectors around random centres (made ``chunk`` at a time: a million at once would
+    take 4 GB of float64 noise)."""
+    parts = []
+    for start in range(0, n, chunk):
+        size = min(chunk, n - start)
+        picks = rng.integers(0, len(centres), size)
+        vectors = centres[picks] + rng.normal(0, 0.6 / np.sqrt(DIM) * 4, (size, DIM)).astype(np.float32)
+        parts.append((vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32))
+    return np.concatenate(parts) if parts else np.zeros((0, DIM), dtype=np.float32)
 
 
-def synthetic_load(rows: int, rng: np.random.Generator, centres: np.ndarray) -> EmbeddingModel:
+# Each synthetic product's filter fields come from its own hash bucket (0-99, one per field, so
+# the fields are independent). Categories nest (buckets 0, 0-9, 0-49 are the 1%, 10% and 50%
+# subtrees); a brand or colour is one value (bucket 0, 1-10, 11-60: 1%, 10%, 50%).
+BUCKET = "abs(hashint4extended(i, {seed})) %% 100"  # %%: the statement has parameters
+SHARE_VALUE = "CASE WHEN {b} = 0 THEN '{p}1' WHEN {b} <= 10 THEN '{p}10' WHEN {b} <= 60 THEN '{p}50' ELSE '{p}x' END"
+
+
+def synthetic_load(rows: int, rng: np.random.Generator, centres: np.ndarray) -> tuple[EmbeddingModel, dict]:
+    """``rows`` products with one image vector each. Returns the model and, in image row order,
+    the vectors and each row's product id and filter buckets (for the exact answers in numpy)."""
     model = EmbeddingModel.objects.create(
         name="bench-synthetic", model_id=f"bench-synthetic-{DIM}", image_dim=DIM, text_dim=DIM,
         shared_space=False, status="retired",
     )  # fmt: skip
+    # Category subtrees keeping 50%, 10% and 1%: Share50 > Share10 > Share1, the rest in Other.
+    share50 = Category.objects.create(name="Share50", slug="share50")
+    share10 = Category.objects.create(name="Share10", slug="share10", parent=share50)
+    share1 = Category.objects.create(name="Share1", slug="share1", parent=share10)
+    other = Category.objects.create(name="Other", slug="other")
+    category_bucket, brand_bucket, colour_bucket, stock_bucket = (BUCKET.format(seed=seed) for seed in (1, 2, 3, 4))
     with connection.cursor() as cursor:
-        # Prices 0.00-99.00 in steps of 1: "price < x" keeps x% of the rows.
+        # Prices 0.00-99.00 in steps of 1 (i % 100): "price <= x" keeps x + 1 % of the rows.
+        # Brands "Brand1"/"Brand10"/"Brand50"/"Brandx", colours "Tone1"... (searched in lower case).
         cursor.execute(
-            "INSERT INTO catalog_product (sku, title, description, brand, price, currency, stock, in_stock, "
-            "attributes, url, is_active, created_at, updated_at) SELECT 'SYN-' || i, 'Synthetic ' || i, '', '', "
-            "(i %% 100), 'EUR', 1, true, '{}', '', true, now(), now() FROM generate_series(1, %s) i",
+            "INSERT INTO catalog_product (sku, title, description, brand, category_id, price, currency, stock, "
+            "in_stock, attributes, url, is_active, created_at, updated_at) SELECT 'SYN-' || i, 'Synthetic ' || i, '', "
+            f"{SHARE_VALUE.format(b=brand_bucket, p='Brand')}, "
+            f"CASE WHEN {category_bucket} = 0 THEN {share1.pk} WHEN {category_bucket} < 10 THEN {share10.pk} "
+            f"WHEN {category_bucket} < 50 THEN {share50.pk} ELSE {other.pk} END, "
+            f"(i %% 100), 'EUR', 1, {stock_bucket} <> 0, "
+            f"jsonb_build_object('colour', {SHARE_VALUE.format(b=colour_bucket, p='Tone')}), "
+            "'', true, now(), now() FROM generate_series(1, %s) i",
             [rows],
         )
         cursor.execute(
             "INSERT INTO catalog_productimage (product_id, file, position, alt_text, width, height, sha256, "
-            "source_url, created_at, updated_at) SELECT id, 'synthetic.png', 0, '', 1, 1, md5(sku), '', now(), now() "
-            "FROM catalog_product WHERE sku LIKE 'SYN-%%' ORDER BY id"
+            "source_url, search_only, thumbnails, thumbnails_of, created_at, updated_at) SELECT id, 'synthetic.png', "
+            "0, '', 1, 1, md5(sku), '', false, '{}', '', now(), now() FROM catalog_product WHERE sku LIKE 'SYN-%%'"
         )
-        cursor.execute("SELECT id, product_id FROM catalog_productimage WHERE file = 'synthetic.png' ORDER BY id")
-        pairs = cursor.fetchall()
+        cursor.execute(
+            "SELECT i.id, i.product_id, p.price, p.category_id, p.brand, p.in_stock, p.attributes->>'colour' "
+            "FROM catalog_productimage i JOIN catalog_product p ON p.id = i.product_id "
+            "WHERE i.file = 'synthetic.png' ORDER BY i.id"
+        )
+        table = cursor.fetchall()
+    categories = {share1.pk: 0, share10.pk: 5, share50.pk: 30, other.pk: 99}
+    values = {"1": 0, "10": 5, "50": 30, "x": 99}  # a bucket standing for each value's share
+    meta = {
+        "product": np.array([row[1] for row in table]),
+        "price": np.array([float(row[2]) for row in table]),
+        "category": np.array([categories[row[3]] for row in table]),
+        "brand": np.array([values[row[4].removeprefix("Brand")] for row in table]),
+        "in_stock": np.array([bool(row[5]) for row in table]),
+        "colour": np.array([values[row[6].removeprefix("Tone")] for row in table]),
+        "categories": {"1%": share1, "10%": share10, "50%": share50},
+    }
     register_vector(connection.connection)
-    vectors = clustered(rng, len(pairs), centres)
+    vectors = clustered(rng, len(table), centres)
+    meta["vectors"] = vectors
+    start = time.perf_counter()
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(
@@ -138,17 +194,183 @@ def synthetic_load(rows: int, rng: np.random.Generator, centres: np.ndarray) -> 
             ["int8", "int8", "int8", "vector", "varchar", "text", "int2", "varchar", "varchar", "timestamptz"]
         )
         now = django.utils.timezone.now()
-        for (image_id, product_id), vector in zip(pairs, vectors, strict=True):
-            copy.write_row([image_id, product_id, model.pk, vector, "ready", "", 1, "", "", now])
+        for row, vector in zip(table, vectors, strict=True):
+            copy.write_row([row[0], row[1], model.pk, vector, "ready", "", 1, "", "", now])
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE catalog_product")
-        cursor.execute("ANALYZE search_imageembedding")
+        # VACUUM as autovacuum would have by now: the visibility map lets the filters' indexes
+        # answer product ids without reading the product table (index-only scans).
+        cursor.execute("VACUUM ANALYZE catalog_product")
+        cursor.execute("VACUUM ANALYZE search_imageembedding")
         # Let CREATE INDEX use both cores (pgvector builds HNSW in parallel).
         cursor.execute("ALTER TABLE search_imageembedding SET (parallel_workers = 2)")
+        cursor.execute("SELECT pg_table_size('search_imageembedding'), pg_table_size('catalog_product')")
+        vectors_bytes, products_bytes = cursor.fetchone()
+    print(f"  {rows:,} products and image vectors written ({time.perf_counter() - start:.0f} s for the vectors); "
+          f"vector table {vectors_bytes / 2**20:,.0f} MiB ({vectors_bytes / rows * 1e6 / 2**30:.2f} GiB per million "
+          f"rows, full-precision vectors in the row), product table {products_bytes / 2**20:,.0f} MiB")  # fmt: skip
+    return model, meta
+
+
+def synthetic_filters(meta: dict) -> dict[str, tuple[SearchFilters, np.ndarray]]:
+    """Shoppers' filters keeping about 1%, 10% and 50% of the rows, each with its numpy mask."""
+    filters: dict[str, tuple[SearchFilters, np.ndarray]] = {}
+    for share, bucket in (("1%", 0), ("10%", 9), ("50%", 49)):
+        filters[f"price {share}"] = (SearchFilters(price_max=Decimal(bucket)), meta["price"] <= bucket)
+        filters[f"category {share}"] = (SearchFilters(category=meta["categories"][share]), meta["category"] <= bucket)
+        value = share.rstrip("%")
+        filters[f"brand {share}"] = (SearchFilters(brand=f"brand{value}"), meta["brand"] == values_bucket(value))
+        filters[f"colour {share}"] = (
+            SearchFilters(attributes={"colour": f"tone{value}"}),
+            meta["colour"] == values_bucket(value),
+        )
+    filters["out of stock 1%"] = (SearchFilters(in_stock=False), ~meta["in_stock"])
+    filters["in stock 99%"] = (SearchFilters(in_stock=True), meta["in_stock"])
+    return filters
+
+
+def values_bucket(value: str) -> int:
+    return {"1": 0, "10": 5, "50": 30}[value]
+
+
+def exact_numpy(meta: dict, queries: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, list[list[int]]]:
+    """The true top-10 products for every query under every mask ("" is no filter): cosine
+    distances over all vectors in numpy, float32 like Postgres'."""
+    vectors, products = meta["vectors"], meta["product"]
+    truth: dict[str, list[list[int]]] = {name: [] for name in ["", *masks]}
+    for start in range(0, len(queries), 16):
+        scores = queries[start : start + 16] @ vectors.T  # higher is nearer (unit vectors)
+        for name in truth:
+            rows = np.flatnonzero(masks[name]) if name else None
+            subset = scores if rows is None else scores[:, rows]
+            for row_scores in subset:
+                top = np.argpartition(-row_scores, K)[:K]
+                top = top[np.argsort(-row_scores[top])]
+                truth[name].append([int(products[t if rows is None else rows[t]]) for t in top])
+    return truth
+
+
+def index_build(model: EmbeddingModel, precision: str, first: bool) -> None:
+    with override_settings(SNAPSHELF_INDEX_PRECISION=precision):
+        start = time.perf_counter()
+        (hnsw_indexes_create if first else hnsw_indexes_rebuild)(model)
+        seconds = time.perf_counter() - start
+    model.refresh_from_db()
+    rows = len(BENCH["meta"]["product"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s)", [hnsw_index_name(model, "image", precision)])
+        size = cursor.fetchone()[0]
+    print(f"\n## {precision} index over {rows:,} x {DIM}: built in {seconds:.1f} s, {size / 2**20:,.0f} MiB "
+          f"({size / rows * 1e6 / 2**30:.2f} GiB per million vectors)  [load {os.getloadavg()[0]:.1f}]")  # fmt: skip
+
+
+BENCH: dict[str, Any] = {}
+
+
+def plain_psycopg(model: EmbeddingModel, precision: str, ef_search: int) -> Callable[[np.ndarray], list[int]]:
+    """pgvector alone on the same index: its own connection, binary vector, prepared statement,
+    ``hnsw.ef_search`` set once, product ids only."""
+    params = {k: v for k, v in connection.get_connection_params().items() if k in ("dbname", "user", "host", "port",
+                                                                                   "password")}  # fmt: skip
+    raw = psycopg.connect(**params, autocommit=True)
+    register_vector(raw)
+    raw.execute(f"SET hnsw.ef_search = {int(ef_search)}")
+    key = _cast(model, "image", precision=precision)
+    where = f"model_id = {model.pk} AND embedding IS NOT NULL"
+    if precision == "bit":
+        candidates = rerank_candidates(model, K)
+        sql = (
+            f"SELECT product_id FROM (SELECT product_id, embedding FROM search_imageembedding WHERE {where} "
+            f"ORDER BY {key} <~> binary_quantize(%s::vector({DIM}))::bit({DIM}) LIMIT {candidates}) c "
+            f"ORDER BY embedding::vector({DIM}) <=> %s::vector({DIM}) LIMIT {K}"
+        )
+    else:
+        sql = (f"SELECT product_id FROM search_imageembedding WHERE {where} "
+               f"ORDER BY {key} <=> %s::{precision}({DIM}) LIMIT {K}")  # fmt: skip
+    cursor = raw.cursor()
+    arguments = 2 if precision == "bit" else 1
+
+    def search(query: np.ndarray) -> list[int]:
+        cursor.execute(sql, [query] * arguments, prepare=True, binary=True)
+        return [row[0] for row in cursor.fetchall()]
+
+    return search
+
+
+def unfiltered_section(model: EmbeddingModel, queries: np.ndarray, truth: list[list[int]], exact_p95: float,
+                       ef_values: list[int]) -> None:  # fmt: skip
+    precision = model.index_precision
+    broad = product_filter_build(SearchFilters())
+    for ef_search in ef_values:
+        with override_settings(SNAPSHELF_SEARCH_EF_SEARCH=ef_search):
+            ef = max(ef_search, rerank_candidates(model, K))
+            times, results = timed_interleaved(
+                {
+                    "plain": plain_psycopg(model, precision, ef),
+                    "own": lambda q: neighbours_hnsw(model, "image", q, limit=K),
+                    "leg": lambda q: products_nearest(model, "image", q, products=K, product_filter=broad),
+                },
+                queries,
+            )
+            (plain_t, own_t, leg_t), (plain_r, own_r, leg_r) = times.values(), results.values()
+        label = f"{precision} ef_search {ef}"
+        line(f"plain psycopg, {label}", plain_t, f"recall@10 {recall(plain_r, truth):.3f}  "
+             f"1/{exact_p95 / p(plain_t, 95):.1f} of exact p95")  # fmt: skip
+        line(f"vector_store, {label}", own_t, f"recall@10 {recall(ids(own_r), truth):.3f}  "
+             f"1/{exact_p95 / p(own_t, 95):.1f} of exact p95")  # fmt: skip
+        line(f"service leg, {label}", leg_t, f"recall@10 {recall(product_ids(leg_r), truth):.3f}  "
+             f"1/{exact_p95 / p(leg_t, 95):.1f} of exact p95")  # fmt: skip
+
+
+def filtered_section(model: EmbeddingModel, queries: np.ndarray, meta: dict, truth: dict[str, list[list[int]]],
+                     filters: dict[str, tuple[SearchFilters, np.ndarray]]) -> None:  # fmt: skip
+    print(f"\n## Filters ({model.index_precision} index; service strategy: estimate, exact scan at most "
+          f"{search_setting('SEARCH_EXACT_SCAN_MAX_ROWS'):,} rows, else HNSW iterative scan)")  # fmt: skip
+    for label, (search_filters, mask) in filters.items():
+        product_filter = product_filter_build(search_filters)
+        estimate = filtered_rows_estimate(model, "image", product_filter)
+        path = "exact" if estimate <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS") else "hnsw"
+        times, found = timed_each(
+            lambda q, f=product_filter: neighbours(model, "image", q, limit=K, product_filter=f), queries
+        )
+        line(f"{label} ({mask.mean():.1%}): {path}", times, f"recall@10 {recall(ids(found), truth[label]):.3f}  "
+             f"estimate {estimate:,} rows, {int(mask.sum()):,} pass")  # fmt: skip
+        if mask.mean() <= 0.15:  # where the choice is close: each path on its own
+            for forced, function in (("exact", neighbours_exact), ("hnsw", neighbours_hnsw)):
+                times, found = timed_each(
+                    lambda q, f=product_filter, g=function: g(model, "image", q, limit=K, product_filter=f), queries
+                )
+                line(f"  {label}: {forced} only", times, f"recall@10 {recall(ids(found), truth[label]):.3f}  "
+                     f"{np.mean([len(x) for x in found]):.1f} rows")  # fmt: skip
+
+
+def synthetic_section(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    print(f"\n## Synthetic: {args.rows:,} vectors")
+    centres = rng.normal(size=(100, DIM)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    model, meta = synthetic_load(args.rows, rng, centres)
+    BENCH["meta"] = meta
+    queries = clustered(rng, args.queries, centres)
+    filters = synthetic_filters(meta)
     start = time.perf_counter()
-    hnsw_indexes_create(model)
-    print(f"  HNSW build over {rows:,} x {DIM}: {time.perf_counter() - start:.1f} s")
-    return model
+    truth = exact_numpy(meta, queries, {label: mask for label, (_, mask) in filters.items()})
+    print(f"  exact answers in numpy for {len(queries)} queries x {len(filters) + 1} filters: "
+          f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+    exact_queries = queries[: args.exact_queries]
+    exact_t, exact_r = timed_each(lambda q: neighbours_exact(model, "image", q, limit=K), exact_queries)
+    line(f"exact scan, no filter ({len(exact_queries)} queries)", exact_t,
+         f"agrees with numpy: recall@10 {recall(ids(exact_r), truth[''][: len(exact_queries)]):.3f}")  # fmt: skip
+    exact_p95 = p(exact_t, 95)
+    ef_values = [int(v) for v in args.ef_search.split(",")] if args.ef_search else [search_setting("SEARCH_EF_SEARCH")]
+    with override_settings(SNAPSHELF_INDEX_BUILD_MEMORY_MB=args.build_memory_mb):
+        for number, precision in enumerate(args.precisions.split(",")):
+            index_build(model, precision, first=number == 0)
+            unfiltered_section(model, queries, truth[""], exact_p95, ef_values)
+            if precision == "halfvec" and args.halfvec_rerank:
+                with override_settings(SNAPSHELF_SEARCH_HALFVEC_RERANK_CANDIDATES=args.halfvec_rerank):
+                    print(f"  re-ranked from the full vectors ({args.halfvec_rerank} candidates):")
+                    unfiltered_section(model, queries, truth[""], exact_p95, ef_values[:1])
+            if number == 0 and args.filters:
+                filtered_section(model, queries, meta, truth, filters)
 
 
 def vector_section(title: str, model: EmbeddingModel, queries: np.ndarray, filters: dict[str, SearchFilters]) -> None:
@@ -177,6 +399,24 @@ def vector_section(title: str, model: EmbeddingModel, queries: np.ndarray, filte
         line(f"filter {label}: service strategy", auto_t, f"recall@10 {recall(ids(auto), ids(truth)):.3f}")
 
 
+def timed_interleaved(
+    functions: dict[str, Callable[[Any], Any]], queries: Sequence[Any]
+) -> tuple[dict[str, list[float]], dict[str, list[Any]]]:
+    """timed_each for several paths, one query through every path in turn (after one untimed
+    pass each): load from other processes on a shared machine then falls on all of them alike."""
+    for function in functions.values():
+        for query in queries:
+            function(query)
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    results: dict[str, list[Any]] = {name: [] for name in functions}
+    for query in queries:
+        for name, function in functions.items():
+            start = time.perf_counter()
+            results[name].append(function(query))
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times, results
+
+
 def timed_each(function: Callable[[Any], Any], queries: Sequence[Any]) -> tuple[list[float], list[Any]]:
     """Milliseconds per call, one call per query, and the results. Every query runs once first,
     untimed: each path is measured in its steady state, with the pages it reads cached as on a
@@ -194,6 +434,10 @@ def timed_each(function: Callable[[Any], Any], queries: Sequence[Any]) -> tuple[
 
 def ids(results: list) -> list[list[int]]:  # type: ignore[type-arg]
     return [[n.product_id for n in result] for result in results]
+
+
+def product_ids(results: list) -> list[list[int]]:  # type: ignore[type-arg]
+    return [[m.product_id for m in result] for result in results]
 
 
 # --- fashion --------------------------------------------------------------------------------
@@ -261,6 +505,7 @@ def request_section(queries: int, url: str) -> None:
         neighbours(model, "product", vector, limit=depth, product_filter=product_filter)
 
     vectors = {text: encode(text) for text in texts}
+    register_vector(connection.connection)
     client = Client()
     from storeapi.services.api_keys import api_key_create
 
@@ -292,11 +537,13 @@ def request_section(queries: int, url: str) -> None:
         for name, step in steps.items()
         for text in texts
     }
-    raw = connection.connection.cursor()
+    client_bound = psycopg.ClientCursor(connection.connection)
+    server_bound = psycopg.Cursor(connection.connection)  # register_vector: numpy vectors in binary
 
-    def replay(statements: list[str]) -> None:
-        for sql in statements:
-            raw.execute(sql)
+    def replay(statements: list[Statement]) -> None:
+        for sql, params, on_server in statements:
+            raw = server_bound if on_server else client_bound
+            raw.execute(sql, params)
             if raw.description is not None:
                 raw.fetchall()
 
@@ -353,17 +600,22 @@ def request_section(queries: int, url: str) -> None:
              f"paired (each query against its own baseline) p50 {p(paired, 50):+.2f} ms")  # fmt: skip
 
 
-def statements_of(step: Callable[[str], Any], text: str) -> list[str]:
-    """The SQL statements one call sends, as sent (Django's client-side cursor binds the values)."""
-    with CaptureQueriesContext(connection) as context:
+Statement = tuple[str, Any, bool]  # SQL, parameters, bound on the server (search/vector_store.py)
+
+
+def statements_of(step: Callable[[str], Any], text: str) -> list[Statement]:
+    """The SQL statements one call sends, with their parameters and how they are bound (Django's
+    cursors bind values into the text; the vector reads bind them on the server, in binary)."""
+    sent: list[Statement] = []
+
+    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        server = not isinstance(context["cursor"].cursor, psycopg.client_cursor.ClientCursorMixin)
+        sent.append((sql, params, server))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
         step(text)
-    statements = []
-    for query in context.captured_queries:
-        # A queryset's .iterator() (a form's ModelChoiceField) reads through a named server-side
-        # cursor: replay the query it declares.
-        declared = re.match(r"DECLARE \S+ NO SCROLL CURSOR WITH(?:OUT)? HOLD FOR (.*)$", query["sql"], re.S)
-        statements.append(declared.group(1) if declared else query["sql"])
-    return statements
+    return sent
 
 
 def main() -> None:
@@ -373,12 +625,35 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries per line (default 200)")
     parser.add_argument("--url", default="", help="also time this URL; {q} is replaced by the query text")
     parser.add_argument(
-        "--no-compare-precision", dest="compare_precision", action="store_false",
-        help="skip rebuilding the synthetic index with the other precision (halfvec / vector) to compare",
-    )  # fmt: skip
-    args = parser.parse_args()
+        "--precisions",
+        default="halfvec,bit,vector",
+        help="synthetic index precisions to build and measure, in order; the first is "
+        "measured with filters (default halfvec,bit,vector)",
+    )
+    parser.add_argument(
+        "--exact-queries",
+        type=int,
+        default=50,
+        help="queries timed through Postgres' exact scan (recall is always against numpy)",
+    )
+    parser.add_argument("--ef-search", default="", help="comma-separated ef_search values (default: the setting)")
+    parser.add_argument(
+        "--halfvec-rerank",
+        type=int,
+        default=100,
+        help="also measure halfvec re-ranked from this many candidates (0: skip)",
+    )
+    parser.add_argument("--no-filters", dest="filters", action="store_false", help="skip the filter lines")
+    parser.add_argument(
+        "--build-memory-mb",
+        type=int,
+        default=2048,
+        help="maintenance_work_mem for the HNSW builds (SNAPSHELF_INDEX_BUILD_MEMORY_MB)",
+    )
+    args = parser.parse_args()  # fmt: skip
     call_command("migrate", verbosity=0)
-    print(f"Postgres {connection.pg_version}, {os.cpu_count()} CPUs, {args.queries} queries, top-{K}, cosine")
+    print(f"Postgres {connection.pg_version}, {os.cpu_count()} CPUs, {args.queries} queries, top-{K}, cosine, "
+          f"ef_search {search_setting('SEARCH_EF_SEARCH')}, load average {os.getloadavg()}")  # fmt: skip
     rng = np.random.default_rng(7)
     if args.fashion and FASHION.is_dir():
         print("\n## Fashion set")
@@ -389,25 +664,7 @@ def main() -> None:
     elif args.fashion:
         print(f"\n(fashion skipped: {FASHION} is absent)", file=sys.stderr)
     if args.rows:
-        print(f"\n## Synthetic: {args.rows:,} vectors")
-        centres = rng.normal(size=(100, DIM)).astype(np.float32)
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-        model = synthetic_load(args.rows, rng, centres)
-        filters = {f"{share}%": SearchFilters(price_max=share - 1) for share in (1, 10, 50)}
-        queries = clustered(rng, args.queries, centres)
-        vector_section(f"Synthetic {args.rows:,} x {DIM}", model, queries, filters)
-        if args.compare_precision:
-            precision_compare(model, queries)
-
-
-def precision_compare(model: EmbeddingModel, queries: np.ndarray) -> None:
-    """The same queries through an index of the other precision, exact scans again alongside."""
-    halfvec = model.index_precision != EmbeddingModel.IndexPrecision.HALFVEC
-    with override_settings(SNAPSHELF_HALFVEC_INDEX=halfvec):
-        start = time.perf_counter()
-        hnsw_indexes_rebuild(model)
-        print(f"\n## The other index precision ({model.index_precision}, built in {time.perf_counter() - start:.1f} s)")
-    vector_section(f"Synthetic, {model.index_precision} index", model, queries, {})
+        synthetic_section(args, rng)
 
 
 if __name__ == "__main__":
