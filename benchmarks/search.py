@@ -334,7 +334,7 @@ def filtered_section(model: EmbeddingModel, queries: np.ndarray, meta: dict, tru
         )
         line(f"{label} ({mask.mean():.1%}): {path}", times, f"recall@10 {recall(ids(found), truth[label]):.3f}  "
              f"estimate {estimate:,} rows, {int(mask.sum()):,} pass")  # fmt: skip
-        if mask.mean() <= 0.15:  # where the choice is close: each path on its own
+        if mask.mean() <= BENCH["forced_max_share"]:  # where the choice is close: each path on its own
             for forced, function in (("exact", neighbours_exact), ("hnsw", neighbours_hnsw)):
                 times, found = timed_each(
                     lambda q, f=product_filter, g=function: g(model, "image", q, limit=K, product_filter=f), queries
@@ -348,7 +348,7 @@ def synthetic_section(args: argparse.Namespace, rng: np.random.Generator) -> Non
     centres = rng.normal(size=(100, DIM)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     model, meta = synthetic_load(args.rows, rng, centres)
-    BENCH["meta"] = meta
+    BENCH["meta"], BENCH["forced_max_share"] = meta, args.forced_max_share
     queries = clustered(rng, args.queries, centres)
     filters = synthetic_filters(meta)
     start = time.perf_counter()
@@ -644,6 +644,12 @@ def main() -> None:
         help="also measure halfvec re-ranked from this many candidates (0: skip)",
     )
     parser.add_argument("--no-filters", dest="filters", action="store_false", help="skip the filter lines")
+    parser.add_argument(
+        "--forced-max-share",
+        type=float,
+        default=0.15,
+        help="filters keeping at most this share also time the exact and the HNSW path on their own",
+    )
     parser.add_argument(
         "--build-memory-mb",
         type=int,
