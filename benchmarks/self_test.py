@@ -73,7 +73,8 @@ def index_and_test(name: str, sample: int, seed: int) -> SelfTestRun:
     print(f"  {name}: embedded with the offline preset in {time.perf_counter() - start:.0f} s")
     # A worker calibrates "no close match" after a switch; here it is done in this process.
     calibration = no_match_calibration_refresh(EmbeddingModel.objects.get(status="active").pk, force=True)
-    print(f"  {name}: no-close-match threshold {calibration.threshold if calibration else None}")
+    threshold = calibration.match_threshold if calibration else None
+    print(f"  {name}: no-close-match threshold {threshold} ({calibration.match_space if calibration else ''})")
     start = time.perf_counter()
     run = self_test_run(self_test_create(sample=sample, seed=seed))
     seconds = time.perf_counter() - start

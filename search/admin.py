@@ -129,25 +129,31 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
         calibration = _calibration(obj)
         if calibration is None:
             return "not calibrated"
-        if calibration.threshold is None:
+        if calibration.match_threshold is None:
             return f"too few photos ({calibration.copies + calibration.shop_photos})"
-        return f"{calibration.threshold:.3f}"
+        return f"{calibration.match_threshold:.3f} ({_space(calibration.match_space)})"
 
     @admin.display(description="No-match calibration")
     def no_match_details(self, obj: EmbeddingModel) -> str:
         calibration = _calibration(obj)
         if calibration is None:
             return "Not calibrated yet: no photo search is flagged as 'no exact match'."
-        threshold = "none (too few photos)" if calibration.threshold is None else f"{calibration.threshold:.4f}"
+        threshold = "none (too few photos)"
+        if calibration.match_threshold is not None:
+            threshold = f"{calibration.match_threshold:.4f} ({_space(calibration.match_space)})"
+        search_threshold = "-" if calibration.threshold is None else f"{calibration.threshold:.4f}"
         return format_html(
             "Threshold {} keeps {} of real matches. Calibrated {} in {} s on {} shopper-like copies and {} shop "
-            "photos ({} images of {} products then), {} negative pairs.<br>Positives (best match in the catalog) "
-            "by quantile: {}<br>The same against their own product: {}<br>Negatives (random pairs of products) by "
+            "photos ({} images of {} products then), {} negative pairs.<br>Positives by quantile, as the flag "
+            "measures them (the best matches' distance in {}): {}<br>In search distance: best match in the "
+            "catalog {} (threshold {}); against their own product {}<br>Negatives (random pairs of products) by "
             "quantile: {}",
             threshold, f"{calibration.keep_share:.0%}", calibration.calibrated_at.strftime("%Y-%m-%d %H:%M UTC"),
             calibration.seconds, calibration.copies, calibration.shop_photos, calibration.catalog_images,
-            calibration.catalog_products, calibration.negative_pairs, _quantiles_text(calibration.positive_quantiles),
-            _quantiles_text(calibration.own_product_quantiles), _quantiles_text(calibration.negative_quantiles),
+            calibration.catalog_products, calibration.negative_pairs, _space(calibration.match_space),
+            _quantiles_text(calibration.match_quantiles), _quantiles_text(calibration.positive_quantiles),
+            search_threshold, _quantiles_text(calibration.own_product_quantiles),
+            _quantiles_text(calibration.negative_quantiles),
         )  # fmt: skip
 
     @admin.action(description="Recalibrate 'no exact match' (in the background)")
@@ -174,6 +180,10 @@ def _calibration(model: EmbeddingModel) -> NoMatchCalibration | None:
         return model.no_match_calibration
     except NoMatchCalibration.DoesNotExist:
         return None
+
+
+def _space(match_space: str) -> str:
+    return match_space or "search distance"
 
 
 def _quantiles_text(quantiles: dict[str, float]) -> str:

@@ -190,8 +190,10 @@ class NoMatchCalibration(models.Model):
     embedded by the model and searched for in the catalog, and the merchant's search-only shop
     photos against their product's other images. Negatives: random pairs of catalog images of
     different products. The threshold is the positives' ``keep_share`` quantile, so that share of
-    real matches is never flagged. Recomputed in the background (search/services/no_match.py)
-    after a model switch and when the catalog grows.
+    real matches is never flagged; the flag uses it in the model's match space
+    (``match_threshold``, docs/adr/0011-no-match-in-the-classifier-space.md), and the search
+    distances' own is kept for reference. Recomputed in the background
+    (search/services/no_match.py) after a model switch and when the catalog grows.
     """
 
     model = models.OneToOneField(EmbeddingModel, on_delete=models.CASCADE, related_name="no_match_calibration")
@@ -204,14 +206,21 @@ class NoMatchCalibration(models.Model):
     negative_pairs = models.PositiveIntegerField()
     keep_share = models.FloatField(help_text="Share of positives the threshold keeps (close match).")
     # Cosine distances by quantile, e.g. {"0.5": 0.21, "0.9": 0.3, "0.99": 0.38, "1.0": 0.41}.
-    # Positives: each copy's best match in the catalog (what a search compares with the threshold).
+    # Positives: each copy's best match in the catalog (search distance).
     positive_quantiles = models.JSONField(default=dict)
     # The same copies against their own product (larger when another product looks closer).
     own_product_quantiles = models.JSONField(default=dict)
     negative_quantiles = models.JSONField(default=dict)
+    # The positives' keep_share quantile of the search distance (the drift watch's "far" distance).
     # None: too few photos to calibrate (no photo search is flagged).
     threshold = models.FloatField(null=True, blank=True)
+    # What the flag decides on: the best matches' distance in the model's match space
+    # (Embedder.match_space; "" = the vectors as stored), its positives by quantile and the
+    # threshold that keeps keep_share of them. A photo search is flagged beyond match_threshold.
+    match_space = models.CharField(max_length=100, blank=True, default="")
+    match_quantiles = models.JSONField(default=dict)
+    match_threshold = models.FloatField(null=True, blank=True)
     seconds = models.FloatField(default=0.0, help_text="How long the calibration took.")
 
     def __str__(self) -> str:
-        return f"no-match calibration of model {self.model_id}: {self.threshold}"
+        return f"no-match calibration of model {self.model_id}: {self.match_threshold}"

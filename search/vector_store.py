@@ -413,6 +413,17 @@ def iterative_scan_supported() -> bool:
     return _extension_version(connection.alias) >= (0, 8)
 
 
+def image_vector_counts(model: EmbeddingModel, product_ids: Sequence[int]) -> dict[int, int]:
+    """How many image vectors of the model each of these products has."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.product_id, count(*) FROM {TABLES['image']} e "
+            f"WHERE {_where(model, None)[0]} AND e.product_id = ANY(%s) GROUP BY e.product_id",
+            [list(product_ids)],
+        )
+        return {int(row[0]): int(row[1]) for row in cursor.fetchall()}
+
+
 def vectors_of_images(model: EmbeddingModel, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
     """The model's stored vectors of these images (for "similar products")."""
     with connection.cursor() as cursor:

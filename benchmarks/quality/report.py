@@ -68,9 +68,15 @@ def table(report: dict[str, Any]) -> str:
                 lines.append(
                     f"  {preset:<10} {set_name:<8} build: {build['products']} products, {build['images']} images, "
                     f"import {build['import_seconds']:.0f} s, index {build['index_seconds']:.0f} s, "
-                    f"no-match calibration {build.get('calibration_seconds', 0):.0f} s"
+                    f"no-match calibration {build.get('calibration_seconds', 0):.0f} s" + _threshold(build)
                 )
     return "\n".join(lines)
+
+
+def _threshold(build: dict[str, Any]) -> str:
+    if build.get("no_match_threshold") is None:
+        return ""
+    return f" (threshold {build['no_match_threshold']:.3f}, {build.get('no_match_space') or 'search distance'})"
 
 
 def _row_order(name: str) -> tuple[int, str]:

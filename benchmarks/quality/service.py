@@ -17,7 +17,7 @@ from catalog.importing.readers import read_fashion_csv, read_generic_csv
 from catalog.importing.rows import ImportRow, RowFailure
 from catalog.importing.runner import CatalogImporter, ImportReport
 from catalog.models import Product
-from search.models import EmbeddingModel
+from search.models import EmbeddingModel, NoMatchCalibration
 from search.services import keywords
 from search.services.index_queue import embeddings_process_available
 from search.services.model_switch import embedding_model_activate
@@ -48,6 +48,9 @@ class BuildStats:
     import_seconds: float = 0.0
     index_seconds: float = 0.0
     calibration_seconds: float = 0.0
+    # The active model's last no-match calibration: the flag's threshold and the space it is in.
+    no_match_threshold: float | None = None
+    no_match_space: str = ""
 
 
 def catalog_import(rows: Iterator[ImportRow | RowFailure], images_dir: Path, stats: BuildStats) -> ImportReport:
@@ -102,6 +105,9 @@ def no_match_calibrate_when_due(stats: BuildStats) -> None:
     start = time.perf_counter()
     no_match_calibrate(model.pk)
     stats.calibration_seconds += time.perf_counter() - start
+    calibration = NoMatchCalibration.objects.filter(model=model).first()
+    if calibration is not None:
+        stats.no_match_threshold, stats.no_match_space = calibration.match_threshold, calibration.match_space
 
 
 # --- queries ---------------------------------------------------------------------------------

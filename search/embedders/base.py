@@ -38,6 +38,11 @@ class Embedder(ABC):
     # The side (pixels) the model's input images are resized to: query photos are decoded at
     # no less than this (catalog.image_intake.query_photo_decode).
     image_side: int = 224
+    # Where "is this the same product?" is judged for the no-exact-match notice
+    # (search/services/no_match.py): "" means the vectors as stored; a model may name a space that
+    # tells a product it has from one it has not better, and map its vectors there in
+    # match_vectors. Renaming it (any change to match_vectors) makes the calibration due again.
+    match_space: str = ""
 
     def __init__(self, *, batch_size: int = 16, device: str = "auto", threads: int = 0) -> None:
         if batch_size < 1:
@@ -61,6 +66,10 @@ class Embedder(ABC):
         """Query photos (a shopper's, searched with) as vectors comparable with embed_images'.
         The same by default; a model may describe a query differently from a catalog photo."""
         return self.embed_images(images)
+
+    def match_vectors(self, image_vectors: np.ndarray) -> np.ndarray:
+        """Image vectors (stored, or a query photo's) mapped into ``match_space``, L2-normalised."""
+        return l2_normalise(image_vectors)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, shape (N, text_dim)."""

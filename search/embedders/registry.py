@@ -45,7 +45,13 @@ def embedding_models() -> dict[str, dict[str, Any]]:
     return {**DEFAULTS["EMBEDDING_MODELS"], **search_setting("EMBEDDING_MODELS")}
 
 
-def _embedder_build(name: str) -> Embedder:
+def embedder_class(name: str) -> type[Embedder]:
+    """The class configured as ``name``, imported but not built (no weights are loaded);
+    raises EmbedderLoadError."""
+    return _embedder_options(name)[0]
+
+
+def _embedder_options(name: str) -> tuple[type[Embedder], dict[str, Any]]:
     models = embedding_models()
     if name not in models:
         raise EmbedderLoadError(
@@ -54,16 +60,22 @@ def _embedder_build(name: str) -> Embedder:
         )
     options = dict(models[name])
     dotted_path = options.pop("class", None)
-    setting = f"{MODELS_SETTING}[{name!r}]"
     try:
         embedder_class = import_string(str(dotted_path))
     except ImportError as exc:
-        message = f"{setting}['class'] = {dotted_path!r} cannot be imported ({error_summary(exc)})."
+        message = f"{MODELS_SETTING}[{name!r}]['class'] = {dotted_path!r} cannot be imported ({error_summary(exc)})."
         raise EmbedderLoadError(message) from exc
+    return embedder_class, options
+
+
+def _embedder_build(name: str) -> Embedder:
+    embedder_class, options = _embedder_options(name)
     try:
         return embedder_class(**(_runtime_options() | options))
     except TypeError as exc:  # an option the class does not take: a typo in the settings
-        message = f"{setting} has options that {embedder_class.__name__} rejects ({error_summary(exc)})."
+        message = (
+            f"{MODELS_SETTING}[{name!r}] has options that {embedder_class.__name__} rejects ({error_summary(exc)})."
+        )
         raise EmbedderLoadError(message) from exc
 
 

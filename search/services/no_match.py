@@ -13,6 +13,15 @@ The threshold is the positives' SEARCH_NO_MATCH_KEEP_SHARE quantile (0.99: at mo
 real matches are flagged). A fixed quantile of negatives (the earlier rule) flagged 43% of
 shopper photos in a catalog of similar products (issue 11), where random pairs are close.
 
+The distance compared is the model's **match distance** (Embedder.match_space and
+match_vectors): the query and the best images of its first MATCH_CANDIDATES products mapped into
+the space the model judges "the same product" in, and the smallest distance there. The offline
+preset maps the CNN part of its vectors to its ImageNet classifier's logits, which tells photos
+of another kind of product apart far better than its search vectors do
+(docs/adr/0011-no-match-in-the-classifier-space.md). Models with no such space use their vectors
+as stored. The search distances' own quantiles and threshold are kept for reference (the admin,
+the drift watch).
+
 With fewer than SEARCH_NO_MATCH_MIN_PHOTOS positives (a new or tiny catalog) the calibration
 stores no threshold, and nothing is flagged until the catalog has grown
 (SEARCH_NO_MATCH_RECALIBRATE_GROWTH) and is calibrated again.
@@ -22,6 +31,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
@@ -33,15 +44,18 @@ from catalog.models import ProductImage
 from search.conf import search_setting
 from search.embedders.base import Embedder, EmbedderLoadError, l2_normalise
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, NoMatchCalibration
-from search.services.vector_legs import neighbours
+from search.services.vector_legs import products_nearest
 from search.shopper_photos import shopper_photo
-from search.vector_store import ImageVectors, image_vectors_of_products, image_vectors_sample
+from search.vector_store import ImageVectors, image_vectors_of_products, image_vectors_sample, vectors_of_images
 
 logger = logging.getLogger(__name__)
 
 QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 LOCK_KEY = "snapshelf:search:no-match-calibrating:{pk}"
 LOCK_SECONDS = 3600
+# A photo's match distance is its smallest to the best images of this many nearest products: the
+# nearest by search distance is not always the one that looks most alike in the match space.
+MATCH_CANDIDATES = 3
 
 
 class CalibrationError(RuntimeError):
@@ -49,10 +63,46 @@ class CalibrationError(RuntimeError):
 
 
 def no_match_distance(model: EmbeddingModel) -> float | None:
-    """Beyond this cosine distance a photo's best match is "no exact match"; None while the model
-    has no calibration (or too few photos had): then nothing is flagged. Read on every photo
-    search (one row by its unique key), so a new calibration shows at once everywhere."""
+    """The search distance (cosine, between stored vectors) that keeps SEARCH_NO_MATCH_KEEP_SHARE
+    of real matches: what "far" means in search distances (the drift watch). The flag itself
+    compares match distances with ``match_threshold`` (``close_match``). None while the model has
+    no calibration, or too few photos had."""
     return NoMatchCalibration.objects.filter(model_id=model.pk).values_list("threshold", flat=True).first()
+
+
+def close_match(model: EmbeddingModel, vector: np.ndarray, image_ids: list[int]) -> bool:
+    """Whether a photo (its query ``vector``) is close to the best images of its nearest products
+    (nearest first): its match distance within the model's calibrated threshold. True (nothing
+    flagged) while the model has no threshold, or one measured in another match space. Read on
+    every photo search (one row by its unique key), so a new calibration shows at once everywhere."""
+    calibration = (
+        NoMatchCalibration.objects.filter(model_id=model.pk).values_list("match_space", "match_threshold").first()
+    )
+    if calibration is None or calibration[1] is None or not image_ids:
+        return True
+    space, threshold = calibration
+    if _match_space(model) != space:
+        return True  # the model's match space changed: the sweep calibrates it again
+    mapping: Callable[[np.ndarray], np.ndarray] = l2_normalise
+    if space:
+        try:
+            mapping = _embedder(model).match_vectors
+        except CalibrationError as exc:
+            logger.error("no-exact-match check skipped: %s", exc)
+            return True
+    return match_distance(model, mapping, vector, image_ids[:MATCH_CANDIDATES]) <= threshold
+
+
+def match_distance(
+    model: EmbeddingModel, mapping: Callable[[np.ndarray], np.ndarray], vector: np.ndarray, image_ids: list[int]
+) -> float:
+    """The smallest distance from the query ``vector`` to these stored images in the model's match
+    space (``mapping``: its embedder's match_vectors)."""
+    stored = vectors_of_images(model, image_ids)
+    if not stored:
+        return float("inf")
+    mapped = mapping(np.stack([np.asarray(vector, dtype=np.float32), *stored.values()]))
+    return float(np.min(1.0 - mapped[1:] @ mapped[0]))
 
 
 def no_match_calibration_due(model: EmbeddingModel) -> bool:
@@ -65,6 +115,8 @@ def no_match_calibration_due(model: EmbeddingModel) -> bool:
         return False  # an import or a switch is still embedding: calibrate once, when it is done
     calibration = NoMatchCalibration.objects.filter(model=model).first()
     if calibration is None or calibration.keep_share != float(search_setting("SEARCH_NO_MATCH_KEEP_SHARE")):
+        return True
+    if calibration.match_space != _match_space(model):
         return True
     grown = calibration.catalog_images * (1 + float(search_setting("SEARCH_NO_MATCH_RECALIBRATE_GROWTH")))
     return _ready_images(model) >= max(grown, calibration.catalog_images + 1)
@@ -85,15 +137,17 @@ def no_match_calibration_refresh(model_id: int, *, force: bool = False) -> NoMat
 
 
 def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
-    """Measure positives and negatives on a sample of the catalog and store the threshold."""
+    """Measure positives and negatives on a sample of the catalog and store the thresholds."""
     started = time.monotonic()
     keep_share = float(search_setting("SEARCH_NO_MATCH_KEEP_SHARE"))
+    embedder = _embedder(model)
     sample = image_vectors_sample(model, size=int(search_setting("SEARCH_NO_MATCH_SAMPLE")))
     products = image_vectors_of_products(model, sorted(set(sample.product_ids)))
-    copies, copies_best = _copy_distances(model, sample, products)
-    shop = _shop_photo_distances(sample, products)
+    copies = _copies_measured(model, embedder, sample, products)
+    shop = _shop_photos_measured(embedder, sample, products)
     negatives = _negative_distances(sample)
-    positives = np.concatenate([copies_best, shop])
+    positives = np.concatenate([copies.best, shop.own])
+    matches = np.concatenate([copies.match, shop.match])
     enough = len(positives) >= int(search_setting("SEARCH_NO_MATCH_MIN_PHOTOS"))
     values = {
         "calibrated_at": timezone.now(),
@@ -102,20 +156,24 @@ def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
         .values("product_id")
         .distinct()
         .count(),
-        "copies": len(copies),
-        "shop_photos": len(shop),
+        "copies": len(copies.own),
+        "shop_photos": len(shop.own),
         "negative_pairs": len(negatives),
         "keep_share": keep_share,
         "positive_quantiles": _quantiles(positives),
-        "own_product_quantiles": _quantiles(np.concatenate([copies, shop])),
+        "own_product_quantiles": _quantiles(np.concatenate([copies.own, shop.own])),
         "negative_quantiles": _quantiles(negatives),
         "threshold": float(np.quantile(positives, keep_share)) if enough else None,
+        "match_space": embedder.match_space,
+        "match_quantiles": _quantiles(matches),
+        "match_threshold": float(np.quantile(matches, keep_share)) if enough else None,
         "seconds": round(time.monotonic() - started, 2),
     }
     calibration, _ = NoMatchCalibration.objects.update_or_create(model=model, defaults=values)
     logger.info(
-        "no-match calibration of %s: threshold %s from %d copies and %d shop photos (%.1f s)",
-        model.name, calibration.threshold, len(copies), len(shop), calibration.seconds,
+        "no-match calibration of %s: threshold %s (%s) from %d copies and %d shop photos (%.1f s)",
+        model.name, calibration.match_threshold, calibration.match_space or "search distance",
+        len(copies.own), len(shop.own), calibration.seconds,
     )  # fmt: skip
     return calibration
 
@@ -124,11 +182,36 @@ def _ready_images(model: EmbeddingModel) -> int:
     return ImageEmbedding.objects.filter(model=model, status=EmbeddingStatus.READY).count()
 
 
-def _copy_distances(
-    model: EmbeddingModel, sample: ImageVectors, products: ImageVectors
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each sampled catalog photo's shopper-like copy: its distance to its own product's nearest
-    image, and to the best match in the catalog (the same or less)."""
+def _match_space(model: EmbeddingModel) -> str:
+    from search.embedders.registry import embedder_class
+
+    try:
+        return embedder_class(model.name).match_space
+    except EmbedderLoadError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Positives:
+    """Distances of real matches, one per photo: to its own product's nearest image (search
+    distance), to the best match in the catalog (search distance), and its match distance (the
+    statistic the flag compares)."""
+
+    own: np.ndarray
+    best: np.ndarray
+    match: np.ndarray
+
+
+def _positives(own: list[float], best: list[float], match: list[float]) -> Positives:
+    return Positives(*(np.array(values, dtype=np.float32) for values in (own, best, match)))
+
+
+def _copies_measured(
+    model: EmbeddingModel, embedder: Embedder, sample: ImageVectors, products: ImageVectors
+) -> Positives:
+    """Each sampled catalog photo's shopper-like copy, searched for as a shopper's photo is."""
+    from search.services.product_search import NO_FILTERS, product_filter_build  # it imports this module
+
     wanted = [
         (pk, product)
         for pk, product, hidden in zip(sample.image_ids, sample.product_ids, sample.search_only, strict=True)
@@ -141,43 +224,51 @@ def _copy_distances(
         if photo is not None:
             copies.append(shopper_photo(photo, seed=pk))
             owners.append(product)
-    if not copies:
-        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
-    vectors = l2_normalise(_embedder(model).embed_query_images(copies))  # embedded as photo searches are
-    own = np.array([_nearest(vector, products, product) for vector, product in zip(vectors, owners, strict=True)])
-    return own, np.array([_best(model, vector) for vector in vectors])
+    vectors = embedder.embed_query_images(copies)  # embedded as photo searches are
+    everything = product_filter_build(NO_FILTERS)
+    best_images = int(search_setting("SEARCH_PHOTO_BEST_IMAGES"))  # the products a photo search would show
+    own, best, match = [], [], []
+    for vector, product in zip(vectors, owners, strict=True):
+        own.append(_nearest(vector, products, product)[0])
+        nearest = products_nearest(
+            model, "image", vector, products=MATCH_CANDIDATES, product_filter=everything, best_images=best_images
+        )
+        best.append(nearest[0].distance if nearest else float("inf"))
+        image_ids = [m.image_id for m in nearest if m.image_id is not None]
+        match.append(match_distance(model, embedder.match_vectors, vector, image_ids))
+    return _positives(own, best, match)
 
 
-def _best(model: EmbeddingModel, vector: np.ndarray) -> float:
-    """The distance of the best match in the whole catalog, as a search finds it."""
-    from search.services.product_search import NO_FILTERS, product_filter_build  # it imports this module
-
-    rows = neighbours(model, "image", vector, limit=1, product_filter=product_filter_build(NO_FILTERS))
-    return rows[0].distance if rows else float("inf")
-
-
-def _shop_photo_distances(sample: ImageVectors, products: ImageVectors) -> np.ndarray:
-    """Each sampled search-only shop photo against its product's other images (when it has any)."""
-    distances = []
+def _shop_photos_measured(embedder: Embedder, sample: ImageVectors, products: ImageVectors) -> Positives:
+    """Each sampled search-only shop photo against its product's other images (when it has any):
+    the nearest one, and the match distance to it."""
+    own, match = [], []
     for pk, product, vector, hidden in zip(
         sample.image_ids, sample.product_ids, sample.vectors, sample.search_only, strict=True
     ):
-        if hidden:
-            distance = _nearest(l2_normalise(vector[None])[0], products, product, leave_out=pk)
-            if np.isfinite(distance):
-                distances.append(distance)
-    return np.array(distances, dtype=np.float32)
+        if not hidden:
+            continue
+        distance, index = _nearest(l2_normalise(vector[None])[0], products, product, leave_out=pk)
+        if index is not None:
+            mapped = embedder.match_vectors(np.stack([vector, products.vectors[index]]))
+            own.append(distance)
+            match.append(float(1.0 - mapped[0] @ mapped[1]))
+    return _positives(own, own, match)
 
 
-def _nearest(vector: np.ndarray, products: ImageVectors, product: int, *, leave_out: int | None = None) -> float:
+def _nearest(
+    vector: np.ndarray, products: ImageVectors, product: int, *, leave_out: int | None = None
+) -> tuple[float, int | None]:
+    """The search distance to the product's nearest image, and that image's row in ``products``."""
     rows = [
         index
         for index, (pk, owner) in enumerate(zip(products.image_ids, products.product_ids, strict=True))
         if owner == product and pk != leave_out
     ]
     if not rows:
-        return float("inf")
-    return float(np.min(1.0 - l2_normalise(products.vectors[rows]) @ vector))
+        return float("inf"), None
+    distances = 1.0 - l2_normalise(products.vectors[rows]) @ vector
+    return float(np.min(distances)), rows[int(np.argmin(distances))]
 
 
 def _negative_distances(sample: ImageVectors) -> np.ndarray:

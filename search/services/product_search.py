@@ -36,7 +36,7 @@ from search.embedders.base import Embedder, EmbedderLoadError
 from search.models import EmbeddingModel
 from search.services import keywords
 from search.services.model_switch import embedding_model_active
-from search.services.no_match import no_match_distance
+from search.services.no_match import close_match
 from search.services.query_photos import KEPT_PHOTO_SIDE, query_photo_keep, query_photo_load
 from search.services.query_texts import query_text_vector
 from search.services.vector_legs import ProductMatch, products_nearest
@@ -91,7 +91,7 @@ class SearchResult:
     # Always the nearest products (for a photo: whenever the catalog has any), close or not.
     hits: list[SearchHit]
     has_more: bool
-    # False: even the best hit is farther from the photo than the model's calibrated threshold
+    # False: even the best hits are farther from the photo than the model's calibrated threshold
     # (search/services/no_match.py); say "no exact match" above the hits, never instead of them.
     close_match: bool = True
     # When close_match is False, what is offered beside the hits: "keyword" (``alternatives``, the
@@ -128,7 +128,7 @@ def product_search(query: SearchQuery, *, model: EmbeddingModel | None = None) -
     result.best_distance = next((leg.matches[0].distance for leg in legs if leg.name == "photo" and leg.matches), None)
     # With filters the shopper has said what they want ("like this, but blue"): the nearest
     # products that pass are the answer even when they are not close.
-    if photo is not None and query.filters == NO_FILTERS and not _close(model, legs):
+    if photo is not None and query.filters == NO_FILTERS and not _close(model, legs, photo):
         _no_close_match(result, [leg for leg in legs if leg.name in ("sku", "keyword")])
     ranked = _fuse(legs, pinned)
     result.hits = _hits(ranked[query.offset : query.offset + query.limit], legs)
@@ -213,8 +213,10 @@ def _text_legs(
 def _vector_legs(
     model: EmbeddingModel, text: str, photo: np.ndarray | None, product_filter: ProductFilter, depth: int
 ) -> list[Leg]:
-    def nearest(kind: str, vector: np.ndarray) -> list[ProductMatch]:
-        return products_nearest(model, kind, vector, products=depth, product_filter=product_filter)
+    def nearest(kind: str, vector: np.ndarray, best_images: int = 1) -> list[ProductMatch]:
+        return products_nearest(
+            model, kind, vector, products=depth, product_filter=product_filter, best_images=best_images
+        )
 
     legs = []
     if text:
@@ -223,7 +225,7 @@ def _vector_legs(
         if model.shared_space:
             legs.append(Leg("text-image", nearest("image", vector)))
     if photo is not None:
-        legs.append(Leg("photo", nearest("image", photo)))
+        legs.append(Leg("photo", nearest("image", photo, int(search_setting("SEARCH_PHOTO_BEST_IMAGES")))))
     return legs
 
 
@@ -338,12 +340,11 @@ def _explain(hit: SearchHit, leg: str, match: ProductMatch) -> None:
 # --- no close match, browsing --------------------------------------------------------------
 
 
-def _close(model: EmbeddingModel | None, legs: Sequence[Leg]) -> bool:
+def _close(model: EmbeddingModel | None, legs: Sequence[Leg], vector: np.ndarray) -> bool:
     photo = next((leg for leg in legs if leg.name == "photo"), None)
     if model is None or photo is None or not photo.matches:
         return photo is None or bool(photo.matches)
-    threshold = no_match_distance(model)
-    return threshold is None or photo.matches[0].distance <= threshold
+    return close_match(model, vector, [m.image_id for m in photo.matches if m.image_id is not None])
 
 
 def _no_close_match(result: SearchResult, keyword_legs: list[Leg]) -> None:

@@ -19,6 +19,7 @@ from search.vector_store import (
     Neighbour,
     ProductFilter,
     filtered_rows_estimate,
+    image_vector_counts,
     neighbours_exact,
     neighbours_hnsw,
 )
@@ -52,21 +53,32 @@ def neighbours(
 
 
 def products_nearest(
-    model: EmbeddingModel, kind: str, vector: np.ndarray, *, products: int, product_filter: ProductFilter
+    model: EmbeddingModel,
+    kind: str,
+    vector: np.ndarray,
+    *,
+    products: int,
+    product_filter: ProductFilter,
+    best_images: int = 1,
 ) -> list[ProductMatch]:
-    """The ``products`` nearest products, each once, with its best-matching image."""
+    """The ``products`` nearest products, each once, with its best-matching image. With
+    ``best_images`` above 1 (image vectors), a product ranks by the mean distance of its best that
+    many images (or of all it has, when fewer): one lucky image counts less than several close ones."""
     if kind == "product":
         rows = neighbours(model, kind, vector, limit=products, product_filter=product_filter)
         return [ProductMatch(row.product_id, row.distance, None) for row in rows]
     most = max(int(search_setting("SEARCH_VECTOR_MAX_ROWS")), products)
-    fetch = min(products * IMAGE_FANOUT, most)
+    fetch = min(products * IMAGE_FANOUT * max(1, best_images), most)
     while True:
         rows = neighbours(model, "image", vector, limit=fetch, product_filter=product_filter)
+        every_row = len(rows) < fetch
         matches = _group_by_product(rows)
         # Fewer rows than asked for means there are no more; otherwise ask deeper until enough
         # distinct products turn up, but never beyond SEARCH_VECTOR_MAX_ROWS rows (a catalog
         # of products with hundreds of images each would otherwise read its whole index).
-        if len(matches) >= products or len(rows) < fetch or fetch >= most:
+        if len(matches) >= products or every_row or fetch >= most:
+            if best_images > 1:
+                matches = _rank_by_best_images(model, rows, matches, best_images, every_row=every_row)
             return matches[:products]
         fetch = min(fetch * 2, most)
 
@@ -77,3 +89,25 @@ def _group_by_product(rows: list[Neighbour]) -> list[ProductMatch]:
         if row.product_id not in best:
             best[row.product_id] = ProductMatch(row.product_id, row.distance, row.item_id)
     return list(best.values())
+
+
+def _rank_by_best_images(
+    model: EmbeddingModel, rows: list[Neighbour], matches: list[ProductMatch], best_images: int, *, every_row: bool
+) -> list[ProductMatch]:
+    """``matches`` (each product's best image, nearest first) ordered by the mean distance of each
+    product's best ``best_images`` images. An image the rows did not reach is at least as far as
+    the last row, so it counts at that distance: products the rows did not reach at all score no
+    better than that either, and the order among the ones returned is the true one."""
+    distances: dict[int, list[float]] = {}
+    for row in rows:
+        distances.setdefault(row.product_id, []).append(row.distance)
+    counts = {} if every_row else image_vector_counts(model, list(distances))
+    beyond = rows[-1].distance if rows else 0.0
+
+    def score(match: ProductMatch) -> tuple[float, float, int]:
+        found = distances[match.product_id][:best_images]
+        wanted = min(best_images, max(counts.get(match.product_id, len(found)), len(found)))
+        mean = (sum(found) + (wanted - len(found)) * beyond) / wanted
+        return mean, match.distance, match.product_id
+
+    return sorted(matches, key=score)

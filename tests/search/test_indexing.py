@@ -27,6 +27,7 @@ from search.services.model_switch import (
 from search.vector_store import (
     VectorWrite,
     hnsw_index_names_present,
+    image_vector_counts,
     neighbours_hnsw,
     vector_literal,
     vectors_write,
@@ -159,6 +160,18 @@ def test_switching_models_keeps_search_on_the_old_one_until_built(tiny_models):
     assert embedding_model_prune() == [old]
     assert not ImageEmbedding.objects.filter(model=old).exists()
     assert hnsw_index_names_present(old) == []
+
+
+def test_image_vector_counts_count_each_products_stored_vectors_of_the_model(tiny_models):
+    model = embedding_model_activate("tiny")
+    one, _ = product_with_image("P-ONE")
+    three, _ = product_with_image("P-THREE", colour=(20, 30, 200))
+    for colour in ((20, 200, 30), (200, 200, 30)):
+        product_image_add(product=three, data=image_bytes(colour))
+    queued, _ = product_upsert(sku="P-QUEUED", title="Queued")
+    embeddings_process_available()
+    product_image_add(product=queued, data=image_bytes((90, 90, 90)))  # not embedded yet
+    assert image_vector_counts(model, [one.pk, three.pk, queued.pk, 10**9]) == {one.pk: 1, three.pk: 3}
 
 
 def test_deleting_removes_vectors(tiny_models):

@@ -9,10 +9,9 @@ from django.urls import reverse
 from PIL import Image
 
 from catalog.models import Product
+from search.embedders.registry import embedder_get
 from search.models import NoMatchCalibration
-from search.services.no_match import (
-    no_match_distance,
-)
+from search.services.no_match import match_distance, no_match_distance
 from search.services.product_search import SearchQuery, product_search
 from search.shopper_photos import shopper_photo
 from tests.search.search_fixtures import demo_photo, noise, png
@@ -37,6 +36,10 @@ def test_calibration_of_the_demo_catalog_keeps_real_matches_and_records_its_mode
     assert positives["0.95"] <= calibration.threshold <= positives["1.0"]
     assert 0 < positives["0.5"] < calibration.threshold
     assert no_match_distance(demo_index) == pytest.approx(calibration.threshold)
+    # The flag decides in the offline model's classifier space (docs/adr/0011).
+    matches = calibration.match_quantiles
+    assert calibration.match_space == "imagenet-logits-v1"
+    assert matches["0.95"] <= calibration.match_threshold <= matches["1.0"]
     # Copies the calibration never saw (other seeds) of 16 products: nearest products shown, at
     # most a quarter flagged. (The demo's drawn shapes on a busy background are hard to tell apart: the
     # threshold is high, and the copies rarely find their own product.)
@@ -56,6 +59,11 @@ def test_a_photo_unlike_anything_still_shows_the_nearest_products_with_a_notice(
     result = product_search(SearchQuery(image=noise(0), limit=5))
     assert not result.close_match and len(result.hits) == 5 and result.has_more
     assert result.hits[0].distance > no_match_distance(demo_index)
+    embedder = embedder_get(demo_index.name)
+    vector = embedder.embed_query_images([noise(0)])[0]
+    nearest = [hit.matched_image.pk for hit in result.hits[:3]]
+    threshold = NoMatchCalibration.objects.get(model=demo_index).match_threshold
+    assert match_distance(demo_index, embedder.match_vectors, vector, nearest) > threshold
     assert result.fallback == "category" and {c.name for c in result.suggested_categories} == {
         "Apparel",
         "Bags",

@@ -71,6 +71,11 @@ def test_recalibration_is_due_after_growth_a_new_keep_share_or_a_switch(tiny_mod
     first = no_match_calibration_refresh(model.pk)
     assert first.copies == 25 and first.threshold is not None and first.catalog_images == 25
     assert not no_match_calibration_due(model) and no_match_calibration_refresh(model.pk) is None  # idempotent
+    # A model with no match space of its own decides on its search distances: the same threshold.
+    assert first.match_space == "" and first.match_threshold == pytest.approx(first.threshold, abs=1e-4)
+    NoMatchCalibration.objects.filter(model=model).update(match_space="an-older-space")
+    assert no_match_calibration_due(model)  # measured in a space the model no longer judges in
+    assert no_match_calibration_refresh(model.pk).match_space == ""
     assert no_match_calibration_refresh(model.pk, force=True).calibrated_at > first.calibrated_at
     small_catalog(4, start=25)  # 16% more: not yet
     embeddings_process_available()

@@ -97,3 +97,18 @@ def test_catalog_photos_are_described_as_before_the_query_regions(offline_embedd
     cnn = features.mean(dim=(2, 3))[0].detach().numpy()
     vector = offline_embedder.embed_images([image])[0]
     assert _cosine(vector[:CNN_DIM], cnn) > 0.9999
+
+
+def test_match_vectors_are_the_classifier_logits_of_the_cnn_part(offline_embedder):
+    """The no-exact-match space (docs/adr/0011): 1000 ImageNet logits of the CNN part, the colour
+    histogram left out; a mug is nearer another mug of another colour there than a star."""
+    vectors = offline_embedder.embed_images([mug(RED), mug(BLUE), star(RED)])
+    mapped = offline_embedder.match_vectors(vectors)
+    assert offline_embedder.match_space == "imagenet-logits-v1"
+    assert mapped.shape == (3, 1000) and mapped.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(mapped, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(mapped.sum(axis=1), 0.0, atol=1e-3)  # centred
+    other_colours = vectors.copy()
+    other_colours[:, CNN_DIM:] = vectors[::-1, CNN_DIM:]  # swap the histograms
+    np.testing.assert_allclose(offline_embedder.match_vectors(other_colours), mapped, atol=1e-5)
+    assert mapped[0] @ mapped[1] > mapped[0] @ mapped[2]
