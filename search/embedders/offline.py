@@ -48,7 +48,8 @@ QUERY_REGIONS = (1.0, 5 / 7, 3 / 7)
 # v2: queries pool QUERY_REGIONS (catalog photos as in v1).
 IMAGE_RECIPE = "fg-hist-v2"
 # The no-exact-match space (Embedder.match_space): the classifier's 1000 logits of the stored CNN
-# part (L2-normalised, so scaled back to about a pooled feature's length first), centred, L2. The
+# part (L2-normalised, then scaled by LOGIT_SCALE: pooled features measure 12-19 here, and 5 to
+# 40 flagged within a point or two of each other on cached vectors), centred, L2. The
 # colour histogram is left out: it makes unrelated photos look close. On cached vectors it flagged
 # 86% of grocery shop photos against fashion products (the vectors' own distance: 61%) at the
 # same in-catalog cost (docs/quality.md). Bump the version when the mapping changes.

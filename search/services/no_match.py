@@ -78,9 +78,9 @@ def close_match(model: EmbeddingModel, vector: np.ndarray, image_ids: list[int])
     calibration = (
         NoMatchCalibration.objects.filter(model_id=model.pk).values_list("match_space", "match_threshold").first()
     )
-    if calibration is None or calibration[1] is None or not image_ids:
+    space, threshold = calibration or ("", None)
+    if threshold is None or not image_ids:
         return True
-    space, threshold = calibration
     if _match_space(model) != space:
         return True  # the model's match space changed: the sweep calibrates it again
     mapping: Callable[[np.ndarray], np.ndarray] = l2_normalise
