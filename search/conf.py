@@ -68,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
     # A photo search ranks each product by the mean distance of its best this many images (all it
     # has when fewer; 1: its best image alone). Several close shop photos of a product then count
     # for more than one lucky one (docs/quality.md).
-    "SEARCH_PHOTO_BEST_IMAGES": 1,
+    "SEARCH_PHOTO_BEST_IMAGES": 3,
     # Reciprocal rank fusion constant: score = sum over legs of 1 / (k + rank).
     "SEARCH_RRF_K": 60,
     # "No exact match" (a notice above the nearest products) when a photo's best distance is beyond
