@@ -86,6 +86,7 @@ from search.vector_store import (  # noqa: E402
     neighbours_exact,
     neighbours_hnsw,
     rerank_candidates,
+    vector_literal,
 )
 
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion"
@@ -266,9 +267,13 @@ def index_build(model: EmbeddingModel, precision: str, first: bool) -> None:
 BENCH: dict[str, Any] = {}
 
 
-def plain_psycopg(model: EmbeddingModel, precision: str, ef_search: int) -> Callable[[np.ndarray], list[int]]:
+def plain_psycopg(
+    model: EmbeddingModel, precision: str, ef_search: int, *, transport: str = "binary, prepared"
+) -> Callable[[np.ndarray], list[int]]:
     """pgvector alone on the same index: its own connection, binary vector, prepared statement,
-    ``hnsw.ef_search`` set once, product ids only."""
+    ``hnsw.ef_search`` set once, product ids only. ``transport`` "binary" leaves out preparing;
+    "text" sends the vector as text in the statement, not prepared (Django's cursor: what the
+    project did before issue 15)."""
     params = {k: v for k, v in connection.get_connection_params().items() if k in ("dbname", "user", "host", "port",
                                                                                    "password")}  # fmt: skip
     raw = psycopg.connect(**params, autocommit=True)
@@ -290,10 +295,16 @@ def plain_psycopg(model: EmbeddingModel, precision: str, ef_search: int) -> Call
     arguments = 2 if precision == "bit" else 1
 
     def search(query: np.ndarray) -> list[int]:
-        cursor.execute(sql, [query] * arguments, prepare=True, binary=True)
+        cursor.execute(sql, [query] * arguments, prepare=transport == "binary, prepared", binary=True)
         return [row[0] for row in cursor.fetchall()]
 
-    return search
+    client_bound = psycopg.ClientCursor(raw)
+
+    def search_text(query: np.ndarray) -> list[int]:
+        client_bound.execute(sql, [vector_literal(query)] * arguments)
+        return [row[0] for row in client_bound.fetchall()]
+
+    return search_text if transport == "text" else search
 
 
 def unfiltered_section(model: EmbeddingModel, queries: np.ndarray, truth: list[list[int]], exact_p95: float,
@@ -308,10 +319,19 @@ def unfiltered_section(model: EmbeddingModel, queries: np.ndarray, truth: list[l
                     "plain": plain_psycopg(model, precision, ef),
                     "own": lambda q: neighbours_hnsw(model, "image", q, limit=K),
                     "leg": lambda q: products_nearest(model, "image", q, products=K, product_filter=broad),
+                    **(
+                        {
+                            f"plain psycopg, {transport}": plain_psycopg(model, precision, ef, transport=transport)
+                            for transport in ("binary", "text")
+                        }
+                        if BENCH.get("transport_lines")
+                        else {}
+                    ),
                 },
                 queries,
             )
-            (plain_t, own_t, leg_t), (plain_r, own_r, leg_r) = times.values(), results.values()
+            plain_t, own_t, leg_t = times.pop("plain"), times.pop("own"), times.pop("leg")
+            plain_r, own_r, leg_r = results.pop("plain"), results.pop("own"), results.pop("leg")
         label = f"{precision} ef_search {ef}"
         line(f"plain psycopg, {label}", plain_t, f"recall@10 {recall(plain_r, truth):.3f}  "
              f"1/{exact_p95 / p(plain_t, 95):.1f} of exact p95")  # fmt: skip
@@ -319,6 +339,9 @@ def unfiltered_section(model: EmbeddingModel, queries: np.ndarray, truth: list[l
              f"1/{exact_p95 / p(own_t, 95):.1f} of exact p95")  # fmt: skip
         line(f"service leg, {label}", leg_t, f"recall@10 {recall(product_ids(leg_r), truth):.3f}  "
              f"1/{exact_p95 / p(leg_t, 95):.1f} of exact p95")  # fmt: skip
+        for name, variant_t in times.items():  # --transport-lines
+            line(f"{name}", variant_t, f"recall@10 {recall(results[name], truth):.3f}  "
+                 f"p50 {p(variant_t, 50) / p(plain_t, 50):.2f}x plain's")  # fmt: skip
 
 
 def filtered_section(model: EmbeddingModel, queries: np.ndarray, meta: dict, truth: dict[str, list[list[int]]],
@@ -348,7 +371,7 @@ def synthetic_section(args: argparse.Namespace, rng: np.random.Generator) -> Non
     centres = rng.normal(size=(100, DIM)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     model, meta = synthetic_load(args.rows, rng, centres)
-    BENCH["meta"], BENCH["forced_max_share"] = meta, args.forced_max_share
+    BENCH.update(meta=meta, forced_max_share=args.forced_max_share, transport_lines=args.transport_lines)
     queries = clustered(rng, args.queries, centres)
     filters = synthetic_filters(meta)
     start = time.perf_counter()
@@ -644,6 +667,11 @@ def main() -> None:
         help="also measure halfvec re-ranked from this many candidates (0: skip)",
     )
     parser.add_argument("--no-filters", dest="filters", action="store_false", help="skip the filter lines")
+    parser.add_argument(
+        "--transport-lines",
+        action="store_true",
+        help="also time plain psycopg unprepared and with the vector as text (as the project sent it before)",
+    )
     parser.add_argument(
         "--forced-max-share",
         type=float,
