@@ -1,6 +1,7 @@
 """One data set through the service: catalog imported and indexed, queries asked, baselines.
 
-``fashion_run`` and ``grocery_run`` need Django set up and an empty catalog. Run as a module, this
+``fashion_run``, ``grocery_run`` and ``words_run`` (the fashion words figures alone, without
+photos) need Django set up and an empty catalog. Run as a module, this
 is the benchmark's child process: its own throwaway Postgres and Redis (config.settings.test),
 one data set, the figures written as JSON.
 """
@@ -17,6 +18,7 @@ from PIL import Image
 
 from benchmarks.quality import baselines
 from benchmarks.quality.datasets import (
+    FASHION,
     GROCERY,
     FashionItem,
     GroceryPhoto,
@@ -89,10 +91,36 @@ def fashion_run(options: Options) -> dict[str, object]:
         "latency_ms": {**_percentiles(measured.latency_ms), **_percentiles(keyword_only.latency_ms)},
         "build": vars(stats),
         "queries": {"shopper": len(shoppers), "more like this": options.more_like_this, "words": len(queries)},
+        "words worst": {"service": measured.words_worst, "full-text alone": keyword_only.words_worst},
     }
     if options.baselines:
         result.update(fashion_baselines(items, shoppers, fashion_sample(items, options.more_like_this, salt="similar")))
     return result
+
+
+def words_run(options: Options) -> dict[str, object]:
+    """The fashion words figures alone, cheaply: the fashion products imported without their
+    photos (word searches read the keyword documents and the text vectors, no image vector),
+    the same queries as fashion_run, through the service and through full-text alone."""
+    from benchmarks.quality import service
+
+    stats = service.BuildStats()
+    items = fashion_items(options.fashion_limit)
+    labels = {item.sku: item for item in items}
+    service.catalog_import(service.fashion_rows(options.fashion_limit, photos=False), FASHION, stats)
+    service.index_build(options.preset, stats)
+    queries = word_queries(items, options.words)
+    measured, keyword_only = service.Measured(), service.Measured()
+    service.words_precision(measured, queries, labels)
+    service.words_precision(keyword_only, queries, labels, keyword_only=True)
+    return {
+        "service": measured.figures,
+        "full-text alone": keyword_only.figures,
+        "latency_ms": {**_percentiles(measured.latency_ms), **_percentiles(keyword_only.latency_ms)},
+        "build": vars(stats),
+        "queries": {"words": len(queries)},
+        "words worst": {"service": measured.words_worst, "full-text alone": keyword_only.words_worst},
+    }
 
 
 def grocery_run(options: Options) -> dict[str, object]:
@@ -207,12 +235,15 @@ def _describe_file(describe: baselines.Describe, path: Path) -> np.ndarray:
         return describe(image.convert("RGB"))
 
 
+RUNS = {"fashion": fashion_run, "grocery": grocery_run, "words": words_run}
+
+
 def main() -> None:
     import argparse
     import json
 
     parser = argparse.ArgumentParser(description="One data set of the quality benchmark (a child process).")
-    parser.add_argument("--set", choices=["fashion", "grocery"], required=True)
+    parser.add_argument("--set", choices=sorted(RUNS), required=True)
     parser.add_argument("--options", required=True, help="Options as JSON")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
@@ -224,7 +255,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     options = Options(**json.loads(args.options))
-    result = fashion_run(options) if args.set == "fashion" else grocery_run(options)
+    result = RUNS[args.set](options)
     args.out.write_text(json.dumps(result, indent=1))
 
 

@@ -6,6 +6,7 @@ Needs Django set up (the benchmark's child process, or the test suite). Every qu
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,7 @@ from search.services.product_search import (
 )
 
 K = 10
+WORST_SHOWN = 20  # word queries listed in a run's JSON, worst first
 
 
 class BenchmarkError(RuntimeError):
@@ -67,9 +69,12 @@ def catalog_import(rows: Iterator[ImportRow | RowFailure], images_dir: Path, sta
     return report
 
 
-def fashion_rows(limit: int | None) -> Iterator[ImportRow | RowFailure]:
-    """The fashion-csv import's rows, the first ``limit`` that import (as datasets.fashion_items)."""
+def fashion_rows(limit: int | None, *, photos: bool = True) -> Iterator[ImportRow | RowFailure]:
+    """The fashion-csv import's rows, the first ``limit`` that import (as datasets.fashion_items).
+    ``photos=False``: the same products without their photos (word searches need only the text)."""
     rows = (row for row in read_fashion_csv(FASHION / "metadata.csv") if isinstance(row, ImportRow) and row.images)
+    if not photos:
+        rows = (dataclasses.replace(row, images=[]) for row in rows)
     return itertools.islice(rows, limit)
 
 
@@ -119,6 +124,8 @@ class Measured:
 
     figures: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, list[float]] = field(default_factory=dict)
+    # Word queries and their precision@10, worst first (the cases to look at).
+    words_worst: list[tuple[str, float]] = field(default_factory=list)
 
     def time(self, kind: str, milliseconds: float) -> None:
         self.latency_ms.setdefault(kind, []).append(milliseconds)
@@ -196,6 +203,7 @@ def words_precision(
     product_filter = product_filter_build(NO_FILTERS)
     right: dict[str, int] = {}
     asked: dict[str, int] = {}
+    each: list[tuple[str, float]] = []
     for query in queries:
         start = time.perf_counter()
         if keyword_only:
@@ -206,9 +214,11 @@ def words_precision(
             found_skus = [skus.get(hit.product.pk) for hit in result.hits]
         measured.time("words (full-text alone)" if keyword_only else "words", (time.perf_counter() - start) * 1000)
         good = sum(1 for sku in found_skus[:K] if sku in labels and query.matches(labels[sku]))
+        each.append((query.text, good / K))
         for form in (query.form, "all"):
             right[form] = right.get(form, 0) + good
             asked[form] = asked.get(form, 0) + 1
     for form in asked:
         suffix = "" if form == "all" else f" ({form})"
         measured.figures[f"fashion words P@10{suffix}"] = right[form] / (K * asked[form])
+    measured.words_worst = sorted(each, key=lambda pair: pair[1])[:WORST_SHOWN]
