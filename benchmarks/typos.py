@@ -1,7 +1,7 @@
 """Typo correction on the fashion catalog's words: the shipped pg_trgm + difflib correction
 against the previous in-process difflib scan, side by side in one run.
 
-    python -m benchmarks.typos [--typos 1000] [--seed 7]
+    python -m benchmarks.typos [--typos 1000] [--seed 7] [--products]
 
 The vocabulary is the words of the fashion set's titles, attribute values and category names
 (../shared/datasets/fashion/metadata.csv), written with the service that product saves use.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import dataclasses
 import difflib
 import os
 import random
@@ -24,7 +25,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -37,19 +37,25 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from benchmarks.quality.datasets import FASHION  # noqa: E402  (SNAPSHELF_DATASETS_DIR or ../shared/datasets)
 from catalog.importing.readers import read_fashion_csv  # noqa: E402
 from catalog.importing.rows import ImportRow  # noqa: E402
 from search.conf import search_setting  # noqa: E402
 from search.models import VocabularyWord  # noqa: E402
 from search.services.keywords import TYPO_CANDIDATES, vocabulary_words_add, words_correct  # noqa: E402
 
-FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 EDITS = {"d": "deletion", "s": "substitution", "t": "transposition", "i": "insertion"}
 
 
-def vocabulary_load() -> list[str]:
+def vocabulary_load(*, products: bool = False) -> list[str]:
     rows = [row for row in read_fashion_csv(FASHION / "metadata.csv") if isinstance(row, ImportRow)]
+    if products:
+        # The products themselves (their keyword documents, without photos): equally close
+        # candidates are then told apart by how many products have them.
+        from catalog.importing.runner import CatalogImporter
+
+        CatalogImporter(images_dir=FASHION).run(dataclasses.replace(row, images=[]) for row in rows)
     texts = []
     for row in rows:
         values = [str(value) for value in row.fields.get("attributes", {}).values()]
@@ -145,11 +151,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--typos", type=int, default=1000, help="typos per line (default 1,000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--products",
+        action="store_true",
+        help="also import the fashion products (no photos): equally close words are then chosen by "
+        "how many products have them, as in a shop; without, only the vocabulary is written",
+    )
     args = parser.parse_args()
     if not FASHION.is_dir():
         sys.exit(f"benchmarks.typos needs the fashion data set: {FASHION} is absent")
     call_command("migrate", verbosity=0)
-    vocab = vocabulary_load()
+    vocab = vocabulary_load(products=args.products)
     print(f"Vocabulary: {len(vocab):,} words from {FASHION}; cutoff {search_setting('SEARCH_TYPO_CUTOFF')}")
     shipped = lambda word: words_correct([word])[0]  # noqa: E731
     previous = previous_correct(vocab)

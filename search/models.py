@@ -9,6 +9,7 @@ module with vector SQL).
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
@@ -130,6 +131,11 @@ class ProductKeywords(models.Model):
     document = SearchVectorField()
     # Upper-cased SKU for prefix matches with a pattern-ops btree (LIKE 'ABC%').
     sku_key = models.CharField(max_length=100)
+    # The product's brand, category names and attribute values, each as the sorted stems of its
+    # words ("Navy Blue" -> "blue navy"), stop words kept ("Off White" -> "off white"): a query
+    # that says a whole value ranks the product above those it only partly describes
+    # (search/services/keywords.py).
+    named_values = ArrayField(models.CharField(max_length=200), default=list)
 
     class Meta:
         indexes = [

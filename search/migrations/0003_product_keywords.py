@@ -29,18 +29,8 @@ class Migration(migrations.Migration):
 
 
 def keywords_backfill(apps, schema_editor):
-    # The live models, not the historical ones: the document needs Category.full_path.
-    from catalog.models import Product
-    from search.services.keywords import product_keywords_refresh
-
-    products = Product.objects.select_related("category").order_by("pk")
-    batch = []
-    for product in products.iterator(chunk_size=2000):
-        batch.append(product)
-        if len(batch) == 2000:
-            product_keywords_refresh(batch, vocabulary=False)
-            batch = []
-    product_keywords_refresh(batch, vocabulary=False)
-
+    # Nothing here any more: 0008 writes every product's document with the live service (which
+    # by then writes columns this table does not have yet at this point).
+    return
 
 Migration.operations.append(migrations.RunPython(keywords_backfill, migrations.RunPython.noop))

@@ -1,9 +1,12 @@
 """The keyword leg of search: a weighted Postgres full-text document per product, SKU matches,
 and typo correction against the catalog's own vocabulary.
 
-A query word that matches no catalog word is replaced by the closest one: the vocabulary
-(search.models.VocabularyWord) has a pg_trgm index that finds the nearest words, and difflib
-picks among them. See docs/adr/0005-filtered-vector-search.md.
+Hits come in tiers (KeywordHit.tier): products with every word of the query first, and among
+them those whose values (brand, category names, attributes) the query names whole. A query word
+that matches no catalog word is replaced by the closest one: the vocabulary
+(search.models.VocabularyWord) has a pg_trgm index that finds the nearest words, difflib picks
+among them, and the other query words decide between equally close ones. See
+docs/adr/0005-filtered-vector-search.md.
 """
 
 from __future__ import annotations
@@ -16,11 +19,16 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from catalog.models import Product
+from catalog.models import CATEGORY_PATH_SEPARATOR, Product
 from search.conf import search_setting
 from search.vector_store import ProductFilter
 
 CONFIG = "english"  # stems plurals ("shirts" finds "shirt"); SKUs use "simple"
+# English stems with no stop words (search migration 0008): for named values, where "off" in
+# "Off White" tells the colour apart from "White".
+NAMES_CONFIG = "snapshelf_english"
+# Values longer than this many words are not kept as named values: nobody types them whole.
+NAMED_MAX_WORDS = 4
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -28,6 +36,15 @@ WORD = re.compile(r"[^\W_]+", re.UNICODE)
 class KeywordHit:
     product_id: int
     rank: float
+    # How completely the product matches the words (higher first, before rank): TIER_EVERY_WORD
+    # when its document has every word of the query that is not a stop word, plus the number of
+    # query words that name one of its values whole (named_values_of: "navy blue" names the
+    # colour Navy Blue, "blue" alone does not). Search fusion keeps tiers apart
+    # (search/services/product_search.py).
+    tier: int = 0
+
+
+TIER_EVERY_WORD = 1000
 
 
 # --- writes: the documents -----------------------------------------------------------------
@@ -39,6 +56,22 @@ def _structured_text(product: Product) -> str:
     return " ".join([product.brand or "", category, *values])
 
 
+def named_values_of(product: Product) -> list[str]:
+    """The brand, category names and attribute values a query can name whole, as their words
+    (query_words), up to NAMED_MAX_WORDS words each."""
+    names = [product.brand or ""]
+    if product.category:
+        names += product.category.full_path.split(CATEGORY_PATH_SEPARATOR)
+    names += [str(value) for _, value in sorted((product.attributes or {}).items()) if value]
+    named = {" ".join(query_words(name)) for name in names}
+    return sorted(name for name in named if name and len(name.split()) <= NAMED_MAX_WORDS)
+
+
+# A name as its sorted, distinct stems joined by spaces (to_tsvector sorts and folds them):
+# "Navy Blue" and "blue navy" give the same key. {name} is an SQL expression.
+NAME_KEY = f"left(array_to_string(tsvector_to_array(to_tsvector('{NAMES_CONFIG}', {{name}})), ' '), 200)"
+
+
 def product_keywords_refresh(products: Iterable[Product], *, vocabulary: bool = True) -> int:
     """Write (or rewrite) the keyword documents of ``products`` (category loaded or loadable),
     and add their new words to the vocabulary once the transaction commits (``vocabulary=False``:
@@ -46,7 +79,16 @@ def product_keywords_refresh(products: Iterable[Product], *, vocabulary: bool = 
     products = list(products)
     structured = {p.pk: _structured_text(p) for p in products}
     rows = [
-        (p.pk, p.title, p.sku, structured[p.pk], (p.description or "")[:4000], p.sku.upper()[:100]) for p in products
+        (
+            p.pk,
+            p.title,
+            p.sku,
+            structured[p.pk],
+            (p.description or "")[:4000],
+            p.sku.upper()[:100],
+            named_values_of(p),
+        )
+        for p in products
     ]
     if not rows:
         return 0
@@ -55,11 +97,14 @@ def product_keywords_refresh(products: Iterable[Product], *, vocabulary: bool = 
     texts = [f"{p.title} {structured[p.pk]}" for p in products if p.is_active]
     if vocabulary and texts:
         transaction.on_commit(lambda: vocabulary_words_add(texts))
+    name_key = NAME_KEY.format(name="n")
     sql = (
-        "INSERT INTO search_productkeywords (product_id, document, sku_key) VALUES (%s, "
+        "INSERT INTO search_productkeywords (product_id, document, sku_key, named_values) VALUES (%s, "
         f"setweight(to_tsvector('{CONFIG}', %s), 'A') || setweight(to_tsvector('simple', %s), 'A') || "
-        f"setweight(to_tsvector('{CONFIG}', %s), 'B') || setweight(to_tsvector('{CONFIG}', %s), 'D'), %s) "
-        "ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document, sku_key = EXCLUDED.sku_key"
+        f"setweight(to_tsvector('{CONFIG}', %s), 'B') || setweight(to_tsvector('{CONFIG}', %s), 'D'), %s, "
+        f"ARRAY(SELECT DISTINCT {name_key} FROM unnest(%s::text[]) n WHERE {name_key} <> '')) "
+        "ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document, sku_key = EXCLUDED.sku_key, "
+        "named_values = EXCLUDED.named_values"
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
@@ -103,8 +148,9 @@ def sku_matches(text: str, product_filter: ProductFilter, *, limit: int) -> SkuM
 
 
 def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int) -> list[KeywordHit]:
-    """Products whose document matches any word (prefix match from PREFIX_MIN_LENGTH letters),
-    best ``ts_rank_cd`` first: a product matching more words, or in its title, ranks higher."""
+    """Products whose document matches any word (prefix match from PREFIX_MIN_LENGTH letters):
+    those that match every word first (``KeywordHit.tier``), then best ``ts_rank_cd`` first: a
+    product matching more words, or in its title, ranks higher."""
     return _hits_read(_hits_sql(words, product_filter, limit))
 
 
@@ -113,7 +159,7 @@ def _hits_read(hits_sql: tuple[str, list[Any]] | None) -> list[KeywordHit]:
         return []
     with connection.cursor() as cursor:
         cursor.execute(*hits_sql)
-        return [KeywordHit(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+        return [KeywordHit(int(row[0]), float(row[1]), int(row[2])) for row in cursor.fetchall()]
 
 
 # Words shorter than this match whole words only: "b:*" would match most of a catalog (a
@@ -125,13 +171,22 @@ def _hits_sql(words: list[str], product_filter: ProductFilter, limit: int) -> tu
     terms = [f"{word}:*" if len(word) >= PREFIX_MIN_LENGTH else word for word in words if word.isalnum()]
     if not terms:
         return None
-    sql = (
-        "SELECT k.product_id, ts_rank_cd(k.document, q) AS rank "
-        f"FROM search_productkeywords k, to_tsquery('{CONFIG}', %s) q "
-        f"WHERE k.document @@ q AND k.product_id IN ({product_filter.sql}) "
-        "ORDER BY rank DESC, k.product_id LIMIT %s"
+    # q: any word; every: all of them (to_tsquery drops stop words from both); n.keys: the keys
+    # of every run of up to NAMED_MAX_WORDS query words, for the values the query names whole.
+    named = (
+        "(SELECT coalesce(sum(array_length(string_to_array(v, ' '), 1)), 0) "
+        "FROM unnest(k.named_values) v WHERE v = ANY(n.keys))"
     )
-    return sql, [" | ".join(terms), *product_filter.params, int(limit)]
+    sql = (
+        f"SELECT k.product_id, ts_rank_cd(k.document, q) AS rank, "
+        f"(k.document @@ every)::int * {TIER_EVERY_WORD} + {named}::int AS tier "
+        f"FROM search_productkeywords k, to_tsquery('{CONFIG}', %s) q, to_tsquery('{CONFIG}', %s) every, "
+        f"(SELECT ARRAY(SELECT {NAME_KEY.format(name='w')} FROM unnest(%s::text[]) w) AS keys) n "
+        f"WHERE k.document @@ q AND k.product_id IN ({product_filter.sql}) "
+        "ORDER BY tier DESC, rank DESC, k.product_id LIMIT %s"
+    )
+    runs = [" ".join(words[i : i + n]) for i in range(len(words)) for n in range(1, NAMED_MAX_WORDS + 1)]
+    return sql, [" | ".join(terms), " & ".join(terms), sorted(set(runs)), *product_filter.params, int(limit)]
 
 
 @dataclass(frozen=True)
@@ -152,16 +207,16 @@ def keyword_search(words: list[str], product_filter: ProductFilter, *, limit: in
     hits_query, hits_params = hits_sql
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT c.word, c.candidates, NULL, NULL FROM ({CANDIDATES_SQL}) c "
-            f"UNION ALL SELECT NULL, NULL, h.product_id, h.rank FROM ({hits_query}) h",
+            f"SELECT c.word, c.candidates, NULL, NULL, NULL FROM ({CANDIDATES_SQL}) c "
+            f"UNION ALL SELECT NULL, NULL, h.product_id, h.rank, h.tier FROM ({hits_query}) h",
             [TYPO_CANDIDATES, correctable, *hits_params],
         )
         rows = cursor.fetchall()
     corrected = _corrections_pick(words, {row[0]: row[1] for row in rows if row[0] is not None})
     if corrected != words:
         return KeywordSearch(corrected, keyword_hits(corrected, product_filter, limit=limit))
-    hits = [KeywordHit(int(row[2]), float(row[3])) for row in rows if row[0] is None]
-    hits.sort(key=lambda hit: (-hit.rank, hit.product_id))  # the order the hits' statement gives
+    hits = [KeywordHit(int(row[2]), float(row[3]), int(row[4])) for row in rows if row[0] is None]
+    hits.sort(key=lambda hit: (-hit.tier, -hit.rank, hit.product_id))  # the order the hits' statement gives
     return KeywordSearch(words, hits)
 
 
@@ -224,8 +279,9 @@ CANDIDATES_SQL = (
 def words_correct(words: list[str]) -> list[str]:
     """Replace words that match nothing in the catalog (and start no catalog word, as a word
     being typed does) by the closest catalog word, when one is close enough: pg_trgm finds the
-    nearest vocabulary words through its index, difflib picks the closest at
-    SEARCH_TYPO_CUTOFF. Numbers, short words and stop words are left alone."""
+    nearest vocabulary words through its index, difflib keeps the closest at SEARCH_TYPO_CUTOFF,
+    and among equally close ones (TYPO_CLOSE_MARGIN) the one the catalog has most often with the
+    other words wins. Numbers, words under TYPO_MIN_LENGTH letters and stop words are left alone."""
     correctable = _correctable(words)
     if not correctable:
         return words
@@ -236,13 +292,51 @@ def words_correct(words: list[str]) -> list[str]:
 
 
 def _correctable(words: list[str]) -> list[str]:
-    return sorted({word for word in words if len(word) >= 4 and word.isalpha()})
+    return sorted({word for word in words if len(word) >= TYPO_MIN_LENGTH and word.isalpha()})
+
+
+# Words this long or longer are corrected ("tps" -> "tops"); shorter ones are left as typed.
+TYPO_MIN_LENGTH = 3
+# Catalog words this close to the best one's similarity (difflib ratio) are all in the running,
+# and the one the catalog has most often with the query's other words wins: "men blue sirts" is
+# "shirts" rather than "skirts" (equally close), "black betls" is "belts", not "beatles" (closer).
+TYPO_CLOSE_MARGIN = 0.05
+# Products counted per candidate (enough to tell a common word from a rare one).
+TYPO_COUNT_CAP = 1000
 
 
 def _corrections_pick(words: list[str], candidates: dict[str, list[str] | None]) -> list[str]:
     cutoff = search_setting("SEARCH_TYPO_CUTOFF")
-    corrected = []
-    for word in words:
-        match = difflib.get_close_matches(word, candidates.get(word) or [], n=1, cutoff=cutoff)
-        corrected.append(match[0] if match else word)
+    corrected = list(words)
+    for index, word in enumerate(words):
+        scored = sorted(
+            (
+                (difflib.SequenceMatcher(None, candidate, word).ratio(), candidate)
+                for candidate in candidates.get(word) or []
+            ),
+            reverse=True,
+        )
+        close = [candidate for ratio, candidate in scored if ratio >= max(cutoff, scored[0][0] - TYPO_CLOSE_MARGIN)]
+        if len(close) > 1:
+            context = [other for other in words if other != word and not candidates.get(other)]
+            close = _most_used(close, context)
+        if close:
+            corrected[index] = close[0]
     return corrected
+
+
+def _most_used(candidates: list[str], context: list[str]) -> list[str]:
+    """``candidates`` (closest first), the one most products have together with the words of
+    ``context`` first, then the one most products have at all; ties keep their order."""
+    context_terms = " & ".join(f"{word}:*" if len(word) >= PREFIX_MIN_LENGTH else word for word in context)
+    count = "(SELECT count(*) FROM (SELECT 1 FROM search_productkeywords k WHERE {match} LIMIT %s) x)"
+    alone = f"k.document @@ to_tsquery('{CONFIG}', c.word)"
+    together = count.format(match=f"{alone} AND k.document @@ to_tsquery('{CONFIG}', %s)") if context_terms else "0"
+    params: list[Any] = [context_terms, TYPO_COUNT_CAP] if context_terms else []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.word, {together}, {count.format(match=alone)} FROM unnest(%s::text[]) AS c(word)",
+            [*params, TYPO_COUNT_CAP, candidates],
+        )
+        counts = {word: (int(with_context), int(total)) for word, with_context, total in cursor.fetchall()}
+    return sorted(candidates, key=lambda word: (-counts[word][0], -counts[word][1]))

@@ -130,7 +130,8 @@ def product_search(query: SearchQuery, *, model: EmbeddingModel | None = None) -
     # products that pass are the answer even when they are not close.
     if photo is not None and query.filters == NO_FILTERS and not _close(model, legs, photo):
         _no_close_match(result, [leg for leg in legs if leg.name in ("sku", "keyword")])
-    ranked = _fuse(legs, pinned)
+    # Word tiers order a words-only search; with a photo, looking alike weighs as much as the words.
+    ranked = _fuse(legs, pinned, tiered=photo is None)
     result.hits = _hits(ranked[query.offset : query.offset + query.limit], legs)
     result.has_more = len(ranked) > query.offset + query.limit
     if photo is not None and not ranked:
@@ -193,6 +194,8 @@ def products_filtered(filters: SearchFilters) -> QuerySet[Product]:
 class Leg:
     name: str
     matches: list[ProductMatch]
+    # Product id -> tier (the keyword leg's KeywordHit.tier): fusion ranks a higher tier first.
+    tiers: dict[int, int] = field(default_factory=dict)
 
 
 def _text_legs(
@@ -207,7 +210,8 @@ def _text_legs(
     if found.words != words:
         result.corrected_text = " ".join(found.words)
     keyword = [ProductMatch(h.product_id, 0.0, None) for h in found.hits]
-    return [Leg("sku", sku), Leg("keyword", keyword)], skus.exact
+    tiers = {h.product_id: h.tier for h in found.hits if h.tier}
+    return [Leg("sku", sku), Leg("keyword", keyword, tiers)], skus.exact
 
 
 def _vector_legs(
@@ -288,16 +292,22 @@ def _query_photo_vector(query: SearchQuery, model: EmbeddingModel | None) -> tup
 # --- fusion and hits -----------------------------------------------------------------------
 
 
-def _fuse(legs: Sequence[Leg], pinned: int | None) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion; an exact SKU match scores above anything fusion can give."""
+def _fuse(legs: Sequence[Leg], pinned: int | None, *, tiered: bool = True) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion within tiers (``tiered``): products the words match more
+    completely (the keyword leg's tiers: every word, values named whole) come first, and the legs'
+    fused score orders each tier. An exact SKU match comes above everything."""
     k = float(search_setting("SEARCH_RRF_K"))
     scores: dict[int, float] = {}
+    tiers: dict[int, int] = {}
     for leg in legs:
         for rank, match in enumerate(leg.matches, start=1):
             scores[match.product_id] = scores.get(match.product_id, 0.0) + 1.0 / (k + rank)
+        for pk, tier in leg.tiers.items() if tiered else ():
+            tiers[pk] = max(tier, tiers.get(pk, 0))
     if pinned is not None:
         scores[pinned] = scores.get(pinned, 0.0) + len(legs) + 1.0
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        tiers[pinned] = max(tiers.values(), default=0) + 1
+    return sorted(scores.items(), key=lambda item: (-tiers.get(item[0], 0), -item[1], item[0]))
 
 
 REASONS = {
