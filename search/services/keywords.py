@@ -266,12 +266,16 @@ def vocabulary_rebuild() -> int:
 
 # For each query word: NULL when it is a stop word of the search configuration (it has no lexeme)
 # or a catalog word or the start of one (LIKE through the index); otherwise the nearest catalog
-# words by trigram distance. Parameters: the number of candidates, the words.
+# words by trigram distance, and the catalog words it is with two neighbouring letters swapped
+# (a swap changes most trigrams of a short word: "tpos" has not "tops" among its 25 nearest).
+# Parameters: the number of candidates, the words.
 CANDIDATES_SQL = (
     "SELECT q.word, CASE "
     f"WHEN coalesce(cardinality(ts_lexize('{CONFIG}_stem', q.word)), 0) = 0 THEN NULL "
     "WHEN EXISTS (SELECT 1 FROM search_vocabularyword v WHERE v.word LIKE q.word || '%%') THEN NULL "
     "ELSE ARRAY(SELECT v.word FROM search_vocabularyword v ORDER BY v.word <-> q.word, v.word LIMIT %s) "
+    "|| ARRAY(SELECT v.word FROM search_vocabularyword v WHERE v.word IN (SELECT overlay(q.word PLACING "
+    "substr(q.word, i + 1, 1) || substr(q.word, i, 1) FROM i FOR 2) FROM generate_series(1, length(q.word) - 1) i)) "
     "END AS candidates FROM unnest(%s::text[]) AS q(word)"
 )
 
@@ -299,7 +303,9 @@ def _correctable(words: list[str]) -> list[str]:
 TYPO_MIN_LENGTH = 3
 # Catalog words this close to the best one's similarity (difflib ratio) are all in the running,
 # and the one the catalog has most often with the query's other words wins: "men blue sirts" is
-# "shirts" rather than "skirts" (equally close), "black betls" is "belts", not "beatles" (closer).
+# "shirts" rather than "skirts" (equally close). Candidates one edit away (a letter dropped, added
+# or changed, two neighbours swapped) go before farther ones, however difflib rates them: "black
+# betls" is "belts" (a swap), not "beatles" (two letters added, but a higher ratio).
 TYPO_CLOSE_MARGIN = 0.05
 # Products counted per candidate (enough to tell a common word from a rare one).
 TYPO_COUNT_CAP = 1000
@@ -310,19 +316,36 @@ def _corrections_pick(words: list[str], candidates: dict[str, list[str] | None])
     corrected = list(words)
     for index, word in enumerate(words):
         scored = sorted(
-            (
+            {
                 (difflib.SequenceMatcher(None, candidate, word).ratio(), candidate)
                 for candidate in candidates.get(word) or []
-            ),
+            },
             reverse=True,
         )
-        close = [candidate for ratio, candidate in scored if ratio >= max(cutoff, scored[0][0] - TYPO_CLOSE_MARGIN)]
+        close = [candidate for ratio, candidate in scored if ratio >= cutoff]
+        one_edit = [candidate for candidate in close if _one_edit(candidate, word)]
+        if one_edit:
+            close = one_edit
+        else:
+            close = [candidate for ratio, candidate in scored if ratio >= max(cutoff, scored[0][0] - TYPO_CLOSE_MARGIN)]
         if len(close) > 1:
             context = [other for other in words if other != word and not candidates.get(other)]
             close = _most_used(close, context)
         if close:
             corrected[index] = close[0]
     return corrected
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one letter dropped, added or changed, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    same = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    if len(a) == len(b):
+        swapped = a[same : same + 2] == b[same : same + 2][::-1]
+        return a[same + 1 :] == b[same + 1 :] or (swapped and a[same + 2 :] == b[same + 2 :])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[same + 1 :] == shorter[same:]
 
 
 def _most_used(candidates: list[str], context: list[str]) -> list[str]:

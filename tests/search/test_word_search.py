@@ -93,8 +93,9 @@ def test_typos_are_corrected_to_the_word_the_other_words_go_with(shop):
     # "betls" is closer to "beatles" than to "belts", but black belts are in the catalog.
     assert words_correct(["black", "betls"]) == ["black", "belts"]
     assert words_correct(["men", "white", "shrits"]) == ["men", "white", "shirts"]
-    # Three-letter words are corrected too.
+    # Three-letter words are corrected too, and a swap of two letters is one edit.
     assert words_correct(["women", "blue", "tps"]) == ["women", "blue", "tops"]
+    assert words_correct(["women", "blue", "tpos"]) == ["women", "blue", "tops"]
     result = product_search(SearchQuery(text="men blue sirts", limit=1))
     assert result.corrected_text == "men blue shirts"
     assert [hit.product.sku for hit in result.hits] == ["W-SHIRT-BLUE"]
