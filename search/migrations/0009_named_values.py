@@ -31,7 +31,7 @@ def keywords_rewrite(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("search", "0007_no_match_calibration"),
+        ("search", "0008_embeddingmodel_index_precision_bit"),
     ]
 
     operations = [
