@@ -37,7 +37,7 @@ FASHION_FLOORS = {
     "fashion shopper R@10": 0.78,  # 0.83
     "fashion more-like-this P@10 type": 0.65,  # 0.692
     "fashion more-like-this P@10 type+colour": 0.17,  # 0.212
-    "fashion words P@10": 0.89,  # 0.929
+    "fashion words P@10": 0.96,  # 1.000 (0.929 before the word tiers and typo changes)
 }
 GROCERY_FLOORS = {
     "grocery val one photo R@1": 0.29,  # measured 0.34
