@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
 
 
 def keywords_backfill(apps, schema_editor):
-    # Nothing here any more: 0009 writes every product's document with the live service (which
+    # Nothing here any more: 0010 writes every product's document with the live service (which
     # by then writes columns this table does not have yet at this point).
     return
 

@@ -24,7 +24,7 @@ from search.conf import search_setting
 from search.vector_store import ProductFilter
 
 CONFIG = "english"  # stems plurals ("shirts" finds "shirt"); SKUs use "simple"
-# English stems with no stop words (search migration 0009): for named values, where "off" in
+# English stems with no stop words (search migration 0010): for named values, where "off" in
 # "Off White" tells the colour apart from "White".
 NAMES_CONFIG = "snapshelf_english"
 # Values longer than this many words are not kept as named values: nobody types them whole.

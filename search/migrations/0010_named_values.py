@@ -31,7 +31,7 @@ def keywords_rewrite(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("search", "0008_embeddingmodel_index_precision_bit"),
+        ("search", "0009_no_match_match_space"),
     ]
 
     operations = [
