@@ -109,6 +109,15 @@ DEFAULTS: dict[str, Any] = {
     # The most vector rows one leg reads while looking for enough distinct products (a product
     # with many images could otherwise make a leg double its depth again and again).
     "SEARCH_VECTOR_MAX_ROWS": 4000,
+    # Read replicas for search reads (search/replicas.py): database aliases, streaming standbys of
+    # "default". Empty: searches read the primary. The project fills it from
+    # SNAPSHELF_SEARCH_REPLICA_URLS (aliases search_replica_1, ...).
+    "SEARCH_DATABASES": [],
+    # A replica further behind the primary than this is skipped until it catches up.
+    "SEARCH_REPLICA_MAX_LAG_SECONDS": 5.0,
+    # How long a replica's checked state (lag, or down) is kept in the cache before it is asked
+    # again: searches read data at most MAX_LAG + CHECK seconds old.
+    "SEARCH_REPLICA_CHECK_SECONDS": 5.0,
     # Storefront searches per client address: a new photo (decoded and embedded on the web server),
     # and any other search page. "20/m", "5/s", "1000/h"; "0" turns a limit off.
     "STOREFRONT_PHOTO_RATE": "20/m",

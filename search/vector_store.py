@@ -11,6 +11,11 @@ skip the partial index).
 Nearest-neighbour reads send the query vector in pgvector's binary format through a
 server-side binding cursor (``_vector_cursor``): 2 KB instead of 11 KB of text, no text to build
 in Python or parse in Postgres (docs/performance.md, *Search*).
+
+Nearest-neighbour reads (and the estimates and vectors a search reads) go through
+``search_connection()`` (search/replicas.py): during a search that is a read replica's connection
+when one is configured and usable, else ``default``; index builds and vector writes always use
+``default`` (tests/search/test_replicas.py checks which server ran the vector legs).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import connection, connections
 from django.db.backends.utils import CursorWrapper
 from pgvector import Vector
 from psycopg.adapt import Dumper
@@ -34,6 +39,7 @@ from psycopg.pq import Format
 from catalog.models import Product, ProductImage
 from search.conf import search_setting
 from search.models import EmbeddingModel
+from search.replicas import search_connection
 
 TABLES = {"image": "search_imageembedding", "product": "search_productembedding"}
 # A float32 vector stored in the row (PLAIN storage) must fit a heap page with the other columns.
@@ -232,7 +238,7 @@ def _where(
 def filtered_rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter) -> int:
     """The planner's estimate of how many vector rows pass the filter (EXPLAIN, nothing is read)."""
     where, params = _where(model, product_filter)
-    with connection.cursor() as cursor:
+    with search_connection().cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLES[kind]} e WHERE {where}", params)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):  # psycopg returns EXPLAIN's JSON as text unless a json loader is registered
@@ -298,16 +304,19 @@ def neighbours_hnsw(
         )
         values = [vector, *params]
     ef_search = min(max(int(limit), int(candidates), int(search_setting("SEARCH_EF_SEARCH"))), 1000)
-    settings_sql = _hnsw_settings_sql(ef_search, scope="LOCAL" if connection.in_atomic_block else "SESSION")
-    if connection.in_atomic_block:
+    reads = search_connection()  # a read replica's during a search (search/replicas.py)
+    settings_sql = _hnsw_settings_sql(ef_search, scope="LOCAL" if reads.in_atomic_block else "SESSION")
+    if reads.in_atomic_block:
         # SET LOCAL lasts until the surrounding transaction ends (a session-level SET would be
         # undone by a rollback behind our back); every query sets it again.
-        with connection.cursor() as cursor:
+        with reads.cursor() as cursor:
             cursor.execute(settings_sql)
-    elif _session_hnsw.get(connection.connection) != settings_sql:
-        with connection.cursor() as cursor:
-            cursor.execute(settings_sql)
-        _session_hnsw[connection.connection] = settings_sql
+    else:
+        reads.ensure_connection()
+        if _session_hnsw.get(reads.connection) != settings_sql:
+            with reads.cursor() as cursor:
+                cursor.execute(settings_sql)
+            _session_hnsw[reads.connection] = settings_sql
     # Without filter parameters the statement's plan is the same for every query vector: prepared
     # once per connection. With them, a cached generic plan could ignore how selective they are.
     with _vector_cursor(prepare=not params) as cursor:
@@ -377,13 +386,15 @@ _vector_dumpers: weakref.WeakKeyDictionary[Any, type[Dumper]] = weakref.WeakKeyD
 
 def _vector_cursor(*, prepare: bool) -> CursorWrapper:
     """A cursor that sends numpy vectors in binary (2 KB at 512-d instead of 11 KB of text),
-    wrapped as Django wraps its own (errors, query logging, execute wrappers)."""
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = connection.connection
+    wrapped as Django wraps its own (errors, query logging, execute wrappers). On the search's
+    connection (search/replicas.py)."""
+    reads = search_connection()
+    reads.ensure_connection()
+    reads.validate_thread_sharing()
+    raw = reads.connection
     dumper = _vector_dumpers.get(raw)
     if dumper is None:
-        with connection.cursor() as cursor:  # once per connection
+        with reads.cursor() as cursor:  # once per connection
             cursor.execute("SELECT 'vector'::regtype::oid")
             oid = int(cursor.fetchone()[0])
         dumper = _vector_dumpers[raw] = type("VectorDumper", (_VectorBinaryDumper,), {"oid": oid})
@@ -396,21 +407,21 @@ def _vector_cursor(*, prepare: bool) -> CursorWrapper:
         # own cursors bind on the client and never prepare.
         raw.prepare_threshold = _ASKED_ONLY
     # Both take the database driver's cursor (django-stubs types it as Django's wrapper).
-    if connection.queries_logged:
-        return connection.make_debug_cursor(vector_cursor)  # type: ignore[arg-type]
-    return connection.make_cursor(vector_cursor)  # type: ignore[arg-type]
+    if reads.queries_logged:
+        return reads.make_debug_cursor(vector_cursor)  # type: ignore[arg-type]
+    return reads.make_cursor(vector_cursor)  # type: ignore[arg-type]
 
 
 @functools.cache
 def _extension_version(alias: str) -> tuple[int, ...]:
-    with connection.cursor() as cursor:
+    with connections[alias].cursor() as cursor:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         row = cursor.fetchone()
     return tuple(int(part) for part in (row[0] if row else "0").split(".") if part.isdigit())
 
 
 def iterative_scan_supported() -> bool:
-    return _extension_version(connection.alias) >= (0, 8)
+    return _extension_version(search_connection().alias) >= (0, 8)
 
 
 def image_vector_counts(model: EmbeddingModel, product_ids: Sequence[int]) -> dict[int, int]:
@@ -426,7 +437,7 @@ def image_vector_counts(model: EmbeddingModel, product_ids: Sequence[int]) -> di
 
 def vectors_of_images(model: EmbeddingModel, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
     """The model's stored vectors of these images (for "similar products")."""
-    with connection.cursor() as cursor:
+    with search_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT e.image_id, e.embedding::text FROM {TABLES['image']} e "
             f"WHERE {_where(model, None)[0]} AND e.image_id = ANY(%s)",

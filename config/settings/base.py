@@ -101,6 +101,21 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replicas (streaming standbys of DATABASE_URL) for search reads: comma-separated URLs, each
+# an alias search_replica_N in SNAPSHELF_SEARCH_DATABASES (search/replicas.py, docs/scaling.md).
+for _n, _url in enumerate(env.list("SNAPSHELF_SEARCH_REPLICA_URLS", default=[]), start=1):
+    _replica = env.db_url_config(_url)
+    _replica["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    _replica["CONN_HEALTH_CHECKS"] = True
+    # A replica that does not answer must not hold a search for long: it is skipped.
+    _replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    _replica["TEST"] = {"MIRROR": "default"}  # the test database of its primary, never created
+    DATABASES[f"search_replica_{_n}"] = _replica
+SNAPSHELF_SEARCH_DATABASES = [alias for alias in DATABASES if alias.startswith("search_replica_")]
+SNAPSHELF_SEARCH_REPLICA_MAX_LAG_SECONDS = env.float("SNAPSHELF_SEARCH_REPLICA_MAX_LAG_SECONDS", default=5.0)
+SNAPSHELF_SEARCH_REPLICA_CHECK_SECONDS = env.float("SNAPSHELF_SEARCH_REPLICA_CHECK_SECONDS", default=5.0)
+# Searches read from a replica; writes and everything else go to "default".
+DATABASE_ROUTERS = ["search.replicas.SearchReadRouter"]
 
 # --- Redis: REDIS_URL, or the embedded redis-server -----------------------------------------
 REDIS_URL = env("REDIS_URL", default="")

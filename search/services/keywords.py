@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from catalog.models import CATEGORY_PATH_SEPARATOR, Product
 from search.conf import search_setting
+from search.replicas import search_connection
 from search.vector_store import ProductFilter
 
 CONFIG = "english"  # stems plurals ("shirts" finds "shirt"); SKUs use "simple"
@@ -136,7 +137,7 @@ def sku_matches(text: str, product_filter: ProductFilter, *, limit: int) -> SkuM
         match, pattern = "sku_key LIKE %s", key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     else:
         match, pattern, limit = "sku_key = %s", key, 1
-    with connection.cursor() as cursor:
+    with search_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT product_id, sku_key = %s FROM search_productkeywords WHERE {match} "
             f"AND product_id IN ({product_filter.sql}) ORDER BY length(sku_key), sku_key LIMIT %s",
@@ -157,7 +158,7 @@ def keyword_hits(words: list[str], product_filter: ProductFilter, *, limit: int)
 def _hits_read(hits_sql: tuple[str, list[Any]] | None) -> list[KeywordHit]:
     if hits_sql is None:
         return []
-    with connection.cursor() as cursor:
+    with search_connection().cursor() as cursor:
         cursor.execute(*hits_sql)
         return [KeywordHit(int(row[0]), float(row[1]), int(row[2])) for row in cursor.fetchall()]
 
@@ -205,7 +206,7 @@ def keyword_search(words: list[str], product_filter: ProductFilter, *, limit: in
         # Nothing to correct (a correctable word is letters, so it always makes a search term too).
         return KeywordSearch(words, _hits_read(hits_sql))
     hits_query, hits_params = hits_sql
-    with connection.cursor() as cursor:
+    with search_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT c.word, c.candidates, NULL, NULL, NULL FROM ({CANDIDATES_SQL}) c "
             f"UNION ALL SELECT NULL, NULL, h.product_id, h.rank, h.tier FROM ({hits_query}) h",
@@ -289,7 +290,7 @@ def words_correct(words: list[str]) -> list[str]:
     correctable = _correctable(words)
     if not correctable:
         return words
-    with connection.cursor() as cursor:
+    with search_connection().cursor() as cursor:
         cursor.execute(CANDIDATES_SQL, [TYPO_CANDIDATES, correctable])
         candidates = dict(cursor.fetchall())
     return _corrections_pick(words, candidates)

@@ -34,6 +34,7 @@ from catalog.selectors import products_filtered as catalog_products_filtered
 from search.conf import search_setting
 from search.embedders.base import Embedder, EmbedderLoadError
 from search.models import EmbeddingModel
+from search.replicas import search_reads_run
 from search.services import keywords
 from search.services.model_switch import embedding_model_active
 from search.services.no_match import close_match
@@ -112,13 +113,26 @@ class SearchError(ValueError):
 def product_search(query: SearchQuery, *, model: EmbeddingModel | None = None) -> SearchResult:
     """Run ``query``; raises SearchError with a message for people when it cannot run.
     ``model``: search another model's vectors than the active one's (the self-test of a model
-    being built); its photo tokens are its own."""
+    being built); its photo tokens are its own.
+
+    Reads go to a read replica when one is configured and usable (search/replicas.py); if it
+    fails mid-search the search runs again on the primary, reusing the photo's vector."""
     _validate(query)
+    photos: dict[int | None, tuple[np.ndarray | None, str]] = {}  # embedded and kept once, even on a second run
+    return search_reads_run(lambda: _product_search(query, model, photos))
+
+
+def _product_search(
+    query: SearchQuery, model: EmbeddingModel | None, photos: dict[int | None, tuple[np.ndarray | None, str]]
+) -> SearchResult:
     text = query.text.strip()
     model = model or embedding_model_active()
     product_filter = product_filter_build(query.filters)
     depth = query.offset + query.limit + 1  # one more than the page: has_more
-    photo, token = _query_photo_vector(query, model)
+    key = model.pk if model is not None else None
+    if key not in photos:
+        photos[key] = _query_photo_vector(query, model)
+    photo, token = photos[key]
     if photo is None and not text:
         return _category_browse(query)
     result = SearchResult(hits=[], has_more=False, image_token=token, model_name=model.name if model else "")
@@ -384,7 +398,12 @@ def _category_browse(query: SearchQuery) -> SearchResult:
 
 def products_similar(product: Product, *, limit: int = 12) -> list[SearchHit]:
     """Products whose images look like this product's, leaving out the product itself and
-    products that carry a byte-identical copy of one of its images (the same photo re-listed)."""
+    products that carry a byte-identical copy of one of its images (the same photo re-listed).
+    Read from a read replica when one is usable (search/replicas.py)."""
+    return search_reads_run(lambda: _products_similar(product, limit))
+
+
+def _products_similar(product: Product, limit: int) -> list[SearchHit]:
     model = embedding_model_active()
     images = list(product.images.all())
     if model is None or not images:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 from PIL import Image
 
@@ -65,7 +65,9 @@ def query_photo_load(token: str, *, model: EmbeddingModel, owner: str) -> KeptQu
     another model."""
     if not TOKEN.match(token or ""):
         return None
-    row = QueryPhoto.objects.filter(token=token, expires_at__gt=timezone.now()).first()
+    # The shopper's own write of a moment ago: read from the primary, never from a read replica
+    # that may not have it yet (search/replicas.py).
+    row = QueryPhoto.objects.using(DEFAULT_DB_ALIAS).filter(token=token, expires_at__gt=timezone.now()).first()
     if row is None or not hmac.compare_digest(row.owner, _owner_hash(owner)) or row.model_id != model.model_id:
         return None
     photo = bytes(row.photo_jpeg) if row.photo_jpeg is not None else None
