@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError
 from search.embedders.base import EmbedderLoadError
 from search.embedders.registry import process_keeps_every_core
 from search.services.index_queue import (
+    embeddings_claimable_exist,
     embeddings_pending_exist,
     embeddings_process_available,
     embeddings_release_stale_claims,
@@ -46,8 +47,12 @@ def embeddings_process_enqueue() -> None:
 
 @shared_task(ignore_result=True, acks_late=True)
 def embeddings_process() -> None:
-    """Embed pending images and product texts until none are left or the time budget ends."""
+    """Embed pending images and product texts until none are left or the time budget ends.
+    While rows are left to claim, it first tells another worker, so idle workers join in one
+    after another; each claims its own batches (SKIP LOCKED), so no row is embedded twice."""
     _enqueued_mark_clear()
+    if embeddings_claimable_exist():
+        embeddings_process_enqueue()
     embeddings_process_available()
     if embeddings_pending_exist():
         embeddings_process_enqueue()

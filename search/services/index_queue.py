@@ -322,6 +322,14 @@ def embeddings_pending_exist() -> bool:
     return ProductImage.objects.exclude(thumbnails_of=F("sha256")).exists()
 
 
+def embeddings_claimable_exist() -> bool:
+    """Rows of a wanted model that a worker could claim now (pending, not waiting for a retry)."""
+    claimable = Q(model__status__in=["building", "active"], status=EmbeddingStatus.PENDING) & (
+        Q(available_at__isnull=True) | Q(available_at__lte=timezone.now())
+    )
+    return any(row_class.objects.filter(claimable).exists() for row_class in KINDS.values())
+
+
 def embeddings_process_available(*, time_budget: float | None = None, worker: str | None = None) -> BatchResult:
     """Process batches for every wanted model until nothing is claimable or the time budget ends."""
     import time

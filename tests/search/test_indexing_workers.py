@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections import Counter
 
 import pytest
 from django.conf import settings as django_settings
@@ -113,3 +114,32 @@ def test_a_row_that_kills_its_worker_fails_after_the_maximum_attempts_and_its_ba
     good = ImageEmbedding.objects.exclude(pk=poison_row.pk)
     assert set(good.values_list("status", flat=True)) == {"ready"} and set(good.values_list("error", flat=True)) == {""}
     assert starts == 3  # the batch, then the poison alone, then the sweep that fails it
+
+
+def test_workers_share_the_queue_and_no_image_is_embedded_twice(tiny_models, tiny_models_env, start_worker, tmp_path):
+    """Three worker processes on one queue: each claims its own batches (SKIP LOCKED), the first
+    task's message fans out to the idle workers, and every image is embedded exactly once."""
+    record = tmp_path / "embedded.txt"
+    recording = json.loads(tiny_models_env["SNAPSHELF_EMBEDDING_MODELS"])
+    recording["tiny"] = {**recording["tiny"], "class": "tests.search.recording_embedder.RecordingClipEmbedder",
+                         "record_path": str(record), "delay_seconds": 0.4}  # fmt: skip
+    names = [f"share-{n}" for n in range(3)]
+    workers = [
+        start_worker(name, SNAPSHELF_EMBEDDING_MODELS=json.dumps(recording), SNAPSHELF_INDEX_BATCH_SIZE="2")
+        for name in names
+    ]
+    for name in names:  # every worker listening before there is work
+        wait_until(lambda name=name: "ready." in (tmp_path / f"{name}.log").read_text(), 120, f"{name} to start")
+    embedding_model_activate("tiny")
+    colours = [(10 * n, 250 - 10 * n, (37 * n) % 256) for n in range(24)]
+    for n, colour in enumerate(colours):
+        product, _ = product_upsert(sku=f"SHARE-{n}", title=f"Shared queue {n}")
+        product_image_add(product=product, data=image_bytes(colour))
+    wait_until(lambda: statuses() == ["ready"] * len(colours), 240, "the workers to embed every image", image_rows)
+
+    embedded = [line.split() for line in record.read_text().splitlines()]
+    per_image = Counter(digest for _, digest in embedded)
+    assert len(per_image) == len(colours) and set(per_image.values()) == {1}, per_image.most_common(3)
+    per_worker = Counter(pid for pid, _ in embedded)
+    assert set(per_worker) <= {str(worker.pid) for worker in workers}
+    assert len(per_worker) >= 2, f"one worker did all the work: {per_worker}"
