@@ -123,6 +123,7 @@ def test_workers_share_the_queue_and_no_image_is_embedded_twice(tiny_models, tin
     recording = json.loads(tiny_models_env["SNAPSHELF_EMBEDDING_MODELS"])
     recording["tiny"] = {**recording["tiny"], "class": "tests.search.recording_embedder.RecordingClipEmbedder",
                          "record_path": str(record), "delay_seconds": 0.4}  # fmt: skip
+    embedding_model_activate("tiny")
     names = [f"share-{n}" for n in range(3)]
     workers = [
         start_worker(name, SNAPSHELF_EMBEDDING_MODELS=json.dumps(recording), SNAPSHELF_INDEX_BATCH_SIZE="2")
@@ -130,7 +131,6 @@ def test_workers_share_the_queue_and_no_image_is_embedded_twice(tiny_models, tin
     ]
     for name in names:  # every worker listening before there is work
         wait_until(lambda name=name: "ready." in (tmp_path / f"{name}.log").read_text(), 120, f"{name} to start")
-    embedding_model_activate("tiny")
     colours = [(10 * n, 250 - 10 * n, (37 * n) % 256) for n in range(24)]
     for n, colour in enumerate(colours):
         product, _ = product_upsert(sku=f"SHARE-{n}", title=f"Shared queue {n}")
