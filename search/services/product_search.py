@@ -106,6 +106,10 @@ class SearchResult:
     best_distance: float | None = None  # the photo's nearest image within the filters (photo searches)
 
 
+# The query photo's vector and token per model pk (None: no model), made once per product_search call.
+PhotoVectors = dict[int | None, tuple[np.ndarray | None, str]]
+
+
 class SearchError(ValueError):
     """The query cannot run (empty query, unknown token, no index yet); the message says why."""
 
@@ -118,13 +122,11 @@ def product_search(query: SearchQuery, *, model: EmbeddingModel | None = None) -
     Reads go to a read replica when one is configured and usable (search/replicas.py); if it
     fails mid-search the search runs again on the primary, reusing the photo's vector."""
     _validate(query)
-    photos: dict[int | None, tuple[np.ndarray | None, str]] = {}  # embedded and kept once, even on a second run
+    photos: PhotoVectors = {}  # embedded and kept once, even when the search runs a second time
     return search_reads_run(lambda: _product_search(query, model, photos))
 
 
-def _product_search(
-    query: SearchQuery, model: EmbeddingModel | None, photos: dict[int | None, tuple[np.ndarray | None, str]]
-) -> SearchResult:
+def _product_search(query: SearchQuery, model: EmbeddingModel | None, photos: PhotoVectors) -> SearchResult:
     text = query.text.strip()
     model = model or embedding_model_active()
     product_filter = product_filter_build(query.filters)
