@@ -113,6 +113,7 @@ def main() -> None:
     setup_test_environment()
     from django.db import connection
 
+    from catalog.thumbnails import thumbnails_make_missing
     from search.models import EmbeddingModel
     from search.services.model_switch import embedding_model_register
 
@@ -120,6 +121,10 @@ def main() -> None:
     rows = []
     try:
         catalog_create(jpeg_sources(args.images))
+        # Thumbnails first: the first embedding of an image also makes them, which would slow
+        # whichever run came first.
+        while thumbnails_make_missing(limit=64):
+            pass
         model = embedding_model_register("offline")  # loads it once here, to learn its id
         EmbeddingModel.objects.filter(pk=model.pk).update(status=EmbeddingModel.Status.ACTIVE)
         model.refresh_from_db()
