@@ -83,10 +83,9 @@ class StreamingReplica:
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    def settings_dict(self) -> dict[str, Any]:
-        """Django's settings for it: the primary's (same database, user), another host."""
+    def connection_settings(self) -> dict[str, Any]:
+        """Where Django finds it, over a copy of the primary's settings (same database, user)."""
         return {
-            **connection.settings_dict,
             "HOST": str(self.folder),
             "PORT": str(PORT),
             "OPTIONS": {**connection.settings_dict["OPTIONS"], "host": str(self.folder), "connect_timeout": 2},

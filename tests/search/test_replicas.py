@@ -21,8 +21,8 @@ from tests.celery_workers import wait_until
 from tests.replica_server import StreamingReplica
 from tests.sample_images import image_bytes
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ALIAS = "search_replica_test"
+pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", ALIAS]), pytest.mark.slow]
 COLOURS = {"red": (210, 30, 30), "green": (30, 180, 40), "blue": (30, 40, 210)}
 # What each part of a search sends: a vector leg, the keyword leg, the products shown.
 VECTOR_SQL, KEYWORD_SQL, DISPLAY_SQL = "<=>", "to_tsquery", '"catalog_product"."id" IN ('
@@ -45,6 +45,20 @@ def on_replica(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, 
         return cursor.fetchall()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def replica_alias(django_db_setup):
+    """ALIAS in DATABASES before each test case checks its ``databases`` (a mirror of the test
+    database, so the test case never flushes it); ``replica`` points it at a running replica."""
+    default = connections["default"].settings_dict
+    connections.settings[ALIAS] = {**default, "TEST": {**default["TEST"], "MIRROR": "default"}}
+    connections.settings[ALIAS].update(NOWHERE)
+    yield
+    del connections.settings[ALIAS]
+
+
+NOWHERE = {"HOST": "/nonexistent", "PORT": "", "OPTIONS": {"host": "/nonexistent", "connect_timeout": 2}}
+
+
 @pytest.fixture
 def replica(shop, settings):
     """The streaming replica, known to Django as ALIAS and listed in SNAPSHELF_SEARCH_DATABASES."""
@@ -52,7 +66,7 @@ def replica(shop, settings):
     try:
         server.create()
         server.start()
-        connections.settings[ALIAS] = server.settings_dict()
+        connections.settings[ALIAS].update(server.connection_settings())
         settings.SNAPSHELF_SEARCH_DATABASES = [ALIAS]
         settings.SNAPSHELF_SEARCH_REPLICA_MAX_LAG_SECONDS = 1.0
         # Kept long, so that each test decides when the state is checked again (cache.delete).
@@ -63,11 +77,11 @@ def replica(shop, settings):
         wait_until(lambda: replica_check(ALIAS)["usable"], 60, "the replica to report no lag")
         yield server
     finally:
-        if ALIAS in connections.settings:
-            with contextlib.suppress(Exception):  # a stopped replica's connection may fail to close
-                connections[ALIAS].close()
+        with contextlib.suppress(Exception):  # a stopped replica's connection may fail to close
+            connections[ALIAS].close()
+        with contextlib.suppress(AttributeError):  # the next test's connection reads its own settings
             del connections[ALIAS]
-            del connections.settings[ALIAS]
+        connections.settings[ALIAS].update(NOWHERE)
         cache.delete(STATE_KEY.format(alias=ALIAS))
         server.remove()
 
