@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 
 from catalog.services import product_image_add, product_upsert
 from search.models import ImageEmbedding
@@ -117,8 +118,11 @@ def test_a_row_that_kills_its_worker_fails_after_the_maximum_attempts_and_its_ba
 
 
 def test_workers_share_the_queue_and_no_image_is_embedded_twice(tiny_models, tiny_models_env, start_worker, tmp_path):
-    """Three worker processes on one queue: each claims its own batches (SKIP LOCKED), the first
-    task's message fans out to the idle workers, and every image is embedded exactly once."""
+    """Three worker processes on one queue and a single message (as after a bulk requeue): the
+    first task tells another worker before it starts, so idle workers join in; each claims its own
+    batches (SKIP LOCKED), and every image is embedded exactly once."""
+    from search.tasks import ENQUEUED_KEY, embeddings_process_enqueue
+
     record = tmp_path / "embedded.txt"
     recording = json.loads(tiny_models_env["SNAPSHELF_EMBEDDING_MODELS"])
     recording["tiny"] = {**recording["tiny"], "class": "tests.search.recording_embedder.RecordingClipEmbedder",
@@ -129,12 +133,15 @@ def test_workers_share_the_queue_and_no_image_is_embedded_twice(tiny_models, tin
         start_worker(name, SNAPSHELF_EMBEDDING_MODELS=json.dumps(recording), SNAPSHELF_INDEX_BATCH_SIZE="2")
         for name in names
     ]
-    for name in names:  # every worker listening before there is work
+    for name in names:  # every worker listening (its start-up sweep found nothing to do)
         wait_until(lambda name=name: "ready." in (tmp_path / f"{name}.log").read_text(), 120, f"{name} to start")
     colours = [(10 * n, 250 - 10 * n, (37 * n) % 256) for n in range(24)]
+    cache.set(ENQUEUED_KEY, 1, timeout=300)  # the saves' own messages are left out...
     for n, colour in enumerate(colours):
         product, _ = product_upsert(sku=f"SHARE-{n}", title=f"Shared queue {n}")
         product_image_add(product=product, data=image_bytes(colour))
+    cache.delete(ENQUEUED_KEY)
+    embeddings_process_enqueue()  # ...and one message tells the workers
     wait_until(lambda: statuses() == ["ready"] * len(colours), 240, "the workers to embed every image", image_rows)
 
     embedded = [line.split() for line in record.read_text().splitlines()]
