@@ -426,7 +426,7 @@ def iterative_scan_supported() -> bool:
 
 def image_vector_counts(model: EmbeddingModel, product_ids: Sequence[int]) -> dict[int, int]:
     """How many image vectors of the model each of these products has."""
-    with connection.cursor() as cursor:
+    with search_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT e.product_id, count(*) FROM {TABLES['image']} e "
             f"WHERE {_where(model, None)[0]} AND e.product_id = ANY(%s) GROUP BY e.product_id",
