@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -150,6 +152,35 @@ class Load:
             self._record("api", lambda: requests.post(f"{self.base}/api/v1/search/", json={"text": "red mug"},
                                                       headers=public, timeout=60))  # fmt: skip
 
+    def warm_up(self) -> None:
+        """Each page once (models loaded, thumbnails made): the phases time answers, not first runs."""
+        for path in self.pages:
+            assert requests.get(self.base + path, timeout=120).status_code == 200
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Two storefront clients, a photo client and two API clients, until the block ends."""
+        clients = [self.storefront, self.storefront, self.photo, self.api, self.api]
+        threads = [threading.Thread(target=client, daemon=True) for client in clients]
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join(60)
+
+    def assert_answered(self, phases: list[str]) -> None:
+        """In each of ``phases``, every kind of client was answered, and never with an error."""
+        answers = dict(self.answers)
+        bad = {k: n for k, n in answers.items() if k[0] in phases and (not isinstance(k[2], int) or k[2] >= 400)}
+        assert not bad, f"errors while {phases}: {bad}; all answers: {sorted(answers.items())}"
+        for phase in phases:
+            for client in ("storefront", "photo", "api"):
+                sent = any(n for (p, c, _), n in answers.items() if (p, c) == (phase, client))
+                assert sent, f"no {client} request was answered while {phase}: {sorted(answers.items())}"
+
     def _record(self, client: str, send) -> requests.Response | None:  # type: ignore[no-untyped-def]
         phase = self.phase
         try:
@@ -164,13 +195,8 @@ class Load:
 def test_redis_killed_under_storefront_and_api_load_gives_no_5xx(web_server, own_redis):
     base, keys = web_server
     load = Load(base, keys)
-    for path in load.pages:  # thumbnails made, models loaded: the phases time answers, not first runs
-        assert requests.get(base + path, timeout=120).status_code == 200
-    clients = [load.storefront, load.storefront, load.photo, load.api, load.api]
-    threads = [threading.Thread(target=client, daemon=True) for client in clients]
-    for thread in threads:
-        thread.start()
-    try:
+    load.warm_up()
+    with load.running():
         time.sleep(4)
         load.phase = "redis killed"
         pid = own_redis.pid()
@@ -180,17 +206,7 @@ def test_redis_killed_under_storefront_and_api_load_gives_no_5xx(web_server, own
         load.phase = "redis back"
         own_redis.start()
         time.sleep(6)
-    finally:
-        load.stop.set()
-        for thread in threads:
-            thread.join(60)
-    answers = dict(load.answers)
-    bad = {key: n for key, n in answers.items() if not isinstance(key[2], int) or key[2] >= 400}
-    assert not bad, f"errors under load: {bad}; all answers: {sorted(answers.items())}"
-    for phase in ("redis up", "redis killed", "redis back"):
-        for client in ("storefront", "photo", "api"):
-            sent = any(n for (p, c, _), n in answers.items() if (p, c) == (phase, client))
-            assert sent, f"no {client} request was answered while {phase}: {sorted(answers.items())}"
+    load.assert_answered(["redis up", "redis killed", "redis back"])
 
 
 def postgres_restart() -> None:
@@ -239,3 +255,24 @@ def test_postgres_restarted_during_an_import_imports_every_row_once(tmp_path):
     counts = {part.split()[1]: int(part.split()[0]) for part in summary.split(", ")[:3]}
     # A row whose commit landed just before the cut is found unchanged when it is tried again.
     assert counts["created"] + counts["unchanged"] == rows and counts["created"] >= rows - 1, summary
+
+
+def test_postgres_restarted_under_storefront_and_api_load_recovers_with_no_5xx(web_server):
+    """Every web thread keeps its database connection (CONN_MAX_AGE); a restart cuts them all.
+    Requests sent while Postgres is down fail, but from the moment it answers again none may:
+    CONN_HEALTH_CHECKS finds each cut connection before a request uses it (without it, each
+    thread's first request after the restart was a 500; docs/operations.md)."""
+    base, keys = web_server
+    load = Load(base, keys)
+    load.phase = "before"
+    load.warm_up()
+    try:
+        with load.running():
+            time.sleep(4)
+            load.phase = "restarting"
+            postgres_restart()  # returns once Postgres accepts connections again
+            load.phase = "after"
+            time.sleep(8)
+    finally:
+        connection.close()  # this process's connection was cut too
+    load.assert_answered(["before", "after"])

@@ -18,7 +18,7 @@ from django.urls import reverse
 from catalog.models import ProductImage
 from tests.catalog.factories import ProductFactory
 from tests.hostile_images import Hostile, hostile_corpus
-from tests.search.search_fixtures import catalog_delete, demo_index_build, demo_photo_bytes
+from tests.search.search_fixtures import demo_photo_bytes
 from tests.storeapi.conftest import client_with
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -28,11 +28,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 MEMORY_BOUND_MB = 200
 
 
-@pytest.fixture(scope="module")
-def demo_index(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        yield demo_index_build()
-        catalog_delete()
+@pytest.fixture(autouse=True)
+def media_root(demo_media_root):
+    """The demo catalog's files (tests/conftest.py's demo_index), not a fresh folder."""
+    return demo_media_root
 
 
 class PeakRss:
