@@ -32,3 +32,11 @@ def self_test_execute(run_id: int) -> None:
     from insights.services.self_test import self_test_execute as execute
 
     execute(run_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def candidate_gate_execute(model_id: int) -> None:
+    """Judge a built candidate model against the active one (a candidate already judged is left alone)."""
+    from insights.services.gate import candidate_gate_run
+
+    candidate_gate_run(model_id)

@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from kombu.exceptions import OperationalError
 
 from catalog.admin import ProductAdmin, ProductImageInline
 from catalog.models import Product, ProductImage
+from search.embedders.base import EmbedderLoadError
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, NoMatchCalibration, ProductEmbedding
 from search.selectors import index_status
 from search.services.index_queue import embeddings_queue_again, models_wanted, products_reembed
-from search.tasks import embeddings_process_enqueue, no_match_calibrate_enqueue
+from search.services.model_switch import ModelSwitchError, embedding_model_activate
+from search.services.tuning import tuning_blocked
+from search.tasks import embeddings_process_enqueue, model_tune_enqueue, no_match_calibrate_enqueue
 
 BADGE_COLOURS = {"ready": "#1e7e34", "pending": "#8a6d00", "processing": "#1f5fbf", "failed": "#b02a37"}
 
@@ -121,7 +127,7 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     readonly_fields = [*(f.name for f in EmbeddingModel._meta.fields), "no_match_details"]
     change_list_template = "admin/search/embeddingmodel/change_list.html"
-    actions = ["recalibrate_no_match"]
+    actions = ["recalibrate_no_match", "tune_to_shop"]
     list_select_related = ["no_match_calibration"]
 
     @admin.display(description="No-match threshold")
@@ -163,6 +169,55 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
             no_match_calibrate_enqueue(model.pk, force=True)
         skipped = "" if len(active) == queryset.count() else " Only the active model is calibrated."
         self.message_user(request, f"{len(active)} calibration(s) queued.{skipped}", messages.SUCCESS)
+
+    @admin.action(
+        description="Tune to the shop: learn an adapter from its photos (in the background)", permissions=["change"]
+    )
+    def tune_to_shop(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
+        models = list(queryset)
+        if len(models) != 1 or models[0].status != EmbeddingModel.Status.ACTIVE:
+            self.message_user(request, "Select the active model (only it) to tune.", messages.ERROR)
+            return
+        problem = tuning_blocked(models[0])
+        if problem:
+            self.message_user(request, problem, messages.ERROR)
+            return
+        try:
+            model_tune_enqueue(models[0].pk)
+        except (OperationalError, OSError) as exc:
+            self.message_user(request, f"The task queue is unavailable ({exc}); try again later.", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Tuning {models[0].name} in the background. The tuned model appears here while it builds; it replaces "
+            "the active model only when its self-test is better, otherwise it waits for you to activate it.",
+            messages.SUCCESS,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        activate = self.admin_site.admin_view(self.activate_view)
+        return [path("<int:pk>/activate/", activate, name="search_embeddingmodel_activate"), *super().get_urls()]
+
+    def activate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """POST: the merchant activates a built candidate that waits (its gate found it no better);
+        its HNSW indexes were built before it waited, so it takes over at once."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        model = EmbeddingModel.objects.filter(pk=pk).first()
+        back = reverse("admin:search_embeddingmodel_changelist")
+        if model is None or model.status != EmbeddingModel.Status.WAITING:
+            self.message_user(
+                request, "Only a built model waiting for activation can be activated here.", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        try:
+            embedding_model_activate(model.name, note="Activated by the merchant.")
+        except (ModelSwitchError, EmbedderLoadError) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(back)
+        embeddings_process_enqueue()
+        self.message_user(request, f"Activating {model.name}.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

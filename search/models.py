@@ -17,13 +17,20 @@ from pgvector.django import VectorField
 
 from catalog.models import Product, ProductImage
 
+# Tuned models are named "<base name>+tuned-<ModelAdapter pk>" (search.embedders.registry).
+TUNED_SEPARATOR = "+tuned-"
+
 
 class EmbeddingModel(models.Model):
-    """A model the index has vectors for. At most one is active; one may be building."""
+    """A model the index has vectors for. At most one is active; one may be building; built
+    candidates that did not pass their gate wait for the merchant."""
 
     class Status(models.TextChoices):
         BUILDING = "building", "Building"
         ACTIVE = "active", "Active"
+        # Built, but its self-test did not beat the active model's (a gated candidate, e.g. a
+        # tuned model): it waits until the merchant activates it, or a newer candidate replaces it.
+        WAITING = "waiting", "Built, waiting"
         RETIRED = "retired", "Retired"
 
     class IndexPrecision(models.TextChoices):
@@ -45,6 +52,10 @@ class EmbeddingModel(models.Model):
     index_precision = models.CharField(
         max_length=10, choices=IndexPrecision.choices, default=IndexPrecision.VECTOR, editable=False
     )
+    # A gated candidate replaces the active model only when its self-test beats the active one's
+    # (insights' gate); otherwise it waits. `search_model activate` and the admin ungate it.
+    gated = models.BooleanField(default=False, editable=False)
+    gate_verdict = models.TextField(blank=True, editable=False, help_text="What the gate measured and decided.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -61,6 +72,37 @@ class EmbeddingModel(models.Model):
     @property
     def is_wanted(self) -> bool:
         return self.status in (self.Status.BUILDING, self.Status.ACTIVE)
+
+    @property
+    def is_tuned(self) -> bool:
+        return TUNED_SEPARATOR in self.name
+
+
+class ModelAdapter(models.Model):
+    """A light adapter learned over a model's frozen image vectors from the shop's own photos
+    (search/tuning.py, search/services/tuning.py). Its weights live here, in the database, so
+    every web and worker process loads the same ones; the tuned model's name,
+    ``<base name>+tuned-<pk>``, points back to this row (search.embedders.registry)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    base = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="adapters")
+    base_name = models.CharField(max_length=100)
+    weights = models.BinaryField(help_text="NumPy .npz: down (dim x rank), up (rank x dim), float32.")
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the weights.")
+    dim = models.PositiveIntegerField()
+    rank = models.PositiveIntegerField()
+    # Products, photos, shop photos, clicked photos, steps, losses, seconds, options.
+    training = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.model_name
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.base_name}{TUNED_SEPARATOR}{self.pk}"
 
 
 class EmbeddingStatus(models.TextChoices):

@@ -96,6 +96,31 @@ def no_match_calibrate(model_id: int, force: bool = False) -> None:
         logger.error("no-match calibration of model %s: %s", model_id, exc)
 
 
+def model_tune_enqueue(model_id: int) -> None:
+    """Once the current transaction commits, ask a worker to tune the model to the shop; raises
+    OperationalError when the broker cannot take the message (the admin says so)."""
+    transaction.on_commit(lambda: model_tune.apply_async(args=[model_id], retry=False))
+
+
+@shared_task(ignore_result=True)
+def model_tune(model_id: int) -> None:
+    """Learn an adapter over the model and start building the tuned candidate (admin action)."""
+    from search.models import EmbeddingModel
+    from search.services.tuning import TuneError
+    from search.services.tuning import model_tune as tune
+
+    base = EmbeddingModel.objects.filter(pk=model_id).first()
+    if base is None:
+        return
+    try:
+        adapter = tune(base=base)
+    except (TuneError, EmbedderLoadError) as exc:
+        logger.error("tuning %s: %s", base.name, exc)
+        return
+    logger.info("tuned %s into %s: %s", base.name, adapter.model_name, adapter.training)
+    embeddings_process_enqueue()
+
+
 @shared_task(ignore_result=True)
 def vocabulary_rebuild() -> None:
     """Periodic (beat): the typo vocabulary becomes exactly the catalog's words again."""

@@ -18,7 +18,8 @@ from search.embedders.base import MODELS_SETTING, OFFLINE_HINT, Embedder, Embedd
 _embedders: dict[str, Embedder] = {}
 # One lock for all names: two threads asking for the same model must not load it twice (double the
 # memory), and loads are rare enough that serialising different names costs nothing that matters.
-_lock = threading.Lock()
+# Re-entrant: a tuned model loads its base model through embedder_get while holding it.
+_lock = threading.RLock()
 # Set in Celery worker processes (search.tasks, at worker_init): they keep every core.
 _keeps_every_core = False
 
@@ -48,6 +49,12 @@ def embedding_models() -> dict[str, dict[str, Any]]:
 def embedder_class(name: str) -> type[Embedder]:
     """The class configured as ``name``, imported but not built (no weights are loaded);
     raises EmbedderLoadError."""
+    from search.models import TUNED_SEPARATOR  # models import nothing from here; Django is set up by now
+
+    if TUNED_SEPARATOR in name:
+        from search.embedders.adapter import AdaptedEmbedder
+
+        return AdaptedEmbedder
     return _embedder_options(name)[0]
 
 
@@ -69,6 +76,13 @@ def _embedder_options(name: str) -> tuple[type[Embedder], dict[str, Any]]:
 
 
 def _embedder_build(name: str) -> Embedder:
+    from search.models import TUNED_SEPARATOR
+
+    if TUNED_SEPARATOR in name:
+        # A tuned model: its base model plus adapter weights kept in the database.
+        from search.services.tuning import tuned_embedder_build
+
+        return tuned_embedder_build(name)
     embedder_class, options = _embedder_options(name)
     try:
         return embedder_class(**(_runtime_options() | options))

@@ -221,6 +221,8 @@ def embeddings_process_batch(kind: str, model: EmbeddingModel, *, worker: str | 
     rows = list(KINDS[kind].objects.filter(id__in=ids, claimed_by=worker).select_related(*_related(kind)))
     result = BatchResult()
     rows = _reuse_known_vectors(kind, model, rows, result, worker)
+    if model.is_tuned and rows:
+        rows = _derive_from_base(kind, model, rows, result, worker)
     inputs, ok_rows = _load_inputs(kind, rows, result, worker)
     if not ok_rows:
         return result
@@ -253,6 +255,41 @@ def _reuse_known_vectors(kind: str, model: EmbeddingModel, rows: list, result: B
               if row.source_hash in known]  # fmt: skip
     result.ready += vectors_write(kind, writes, worker=worker)
     return [row for row in rows if row.source_hash not in known]
+
+
+def _derive_from_base(kind: str, model: EmbeddingModel, rows: list, result: BatchResult, worker: str) -> list:  # type: ignore[type-arg]
+    """A tuned model's vectors from its base model's for the same input (same image bytes, same
+    text): the adapter for images, a copy for texts. Building a tuned index then needs no forward
+    pass for what the base model has embedded. Returns the rows that still need the model."""
+    from search.embedders.adapter import AdaptedEmbedder
+    from search.embedders.base import EmbedderLoadError
+    from search.embedders.registry import embedder_get
+
+    try:
+        embedder = embedder_get(model.name)
+    except EmbedderLoadError:
+        return rows  # the model path below fails the rows with the reason
+    if not isinstance(embedder, AdaptedEmbedder) or embedder.model_id != model.model_id:
+        return rows
+    base = EmbeddingModel.objects.filter(model_id=embedder.base.model_id).first()
+    if base is None:
+        return rows
+    owner = "image_id" if kind == "image" else "product_id"
+    known = {
+        (owner_id, source_hash): vector
+        for owner_id, source_hash, vector in KINDS[kind]
+        .objects.filter(model=base, status=EmbeddingStatus.READY, **{f"{owner}__in": [getattr(r, owner) for r in rows]})
+        .values_list(owner, "source_hash", "embedding")
+    }
+    derived = [row for row in rows if (getattr(row, owner), row.source_hash) in known]
+    if not derived:
+        return rows
+    vectors = np.stack([np.asarray(known[(getattr(row, owner), row.source_hash)], dtype=np.float32) for row in derived])
+    if kind == "image":
+        vectors = embedder.adapt(vectors)
+    writes = [VectorWrite(row.pk, vector, row.source_hash) for row, vector in zip(derived, vectors, strict=True)]
+    result.ready += vectors_write(kind, writes, worker=worker)
+    return [row for row in rows if (getattr(row, owner), row.source_hash) not in known]
 
 
 def _related(kind: str) -> list[str]:

@@ -4,6 +4,11 @@
 and product pending for it; workers build its vectors while search keeps using the active
 model. When nothing is left pending, its HNSW indexes are built and it becomes active in one
 transaction (the old model retires). ``embedding_model_prune`` deletes retired vectors.
+
+A *gated* candidate (``gated=True``: a tuned model) is not made active when built: it becomes
+*waiting* and ``candidate_built`` is sent; a listener (the insights app's gate) compares its
+self-test with the active model's and activates it only when it is better. Otherwise it waits
+until the merchant activates it (``embedding_model_activate`` again, which ungates it).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from search.conf import search_setting
@@ -20,6 +26,12 @@ from search.services.index_queue import KINDS, embeddings_fill_missing
 from search.vector_store import MAX_PLAIN_DIM, hnsw_indexes_create, hnsw_indexes_drop, hnsw_indexes_rebuild
 
 logger = logging.getLogger(__name__)
+
+
+# Sent (after commit) with ``model=EmbeddingModel, inline=bool`` when a gated candidate is built
+# and waits: a listener compares it with the active model (in the background, or in this process
+# when ``inline``) and activates it when it is better.
+candidate_built = Signal()
 
 
 class ModelSwitchError(ValueError):
@@ -52,20 +64,26 @@ def embedding_model_register(name: str) -> EmbeddingModel:
     return model
 
 
-def embedding_model_activate(name: str) -> EmbeddingModel:
-    """Start building ``name``; it becomes active once its vectors are built. Idempotent."""
+def embedding_model_activate(name: str, *, gated: bool = False, note: str = "") -> EmbeddingModel:
+    """Start building ``name``; it becomes active once its vectors are built. Idempotent.
+    ``gated``: once built it waits for its gate (``candidate_built``) instead; activating a
+    waiting or gated model without ``gated`` ungates it (the merchant's choice, or the gate's),
+    and ``note`` is added to its gate verdict (who activated it)."""
     model = embedding_model_register(name)
     with transaction.atomic():
         model = EmbeddingModel.objects.select_for_update().get(pk=model.pk)
         if model.status == EmbeddingModel.Status.ACTIVE:
             return model
-        # A newer request supersedes a build in progress.
-        EmbeddingModel.objects.filter(status=EmbeddingModel.Status.BUILDING).exclude(pk=model.pk).update(
+        # A newer request supersedes a build in progress and a candidate waiting for the merchant.
+        candidates = [EmbeddingModel.Status.BUILDING, EmbeddingModel.Status.WAITING]
+        EmbeddingModel.objects.filter(status__in=candidates).exclude(pk=model.pk).update(
             status=EmbeddingModel.Status.RETIRED, retired_at=timezone.now()
         )
-        model.status = EmbeddingModel.Status.BUILDING
+        if note:
+            model.gate_verdict = f"{model.gate_verdict} {note}".strip()
+        model.status, model.gated = EmbeddingModel.Status.BUILDING, gated
         model.retired_at = None
-        model.save(update_fields=["status", "retired_at"])
+        model.save(update_fields=["status", "retired_at", "gated", "gate_verdict"])
     embeddings_fill_missing(model)
     embedding_model_activation_finish_if_built()
     return model
@@ -94,6 +112,9 @@ def embedding_model_activation_finish_if_built() -> EmbeddingModel | None:
         building = EmbeddingModel.objects.select_for_update().filter(pk=building.pk).first()
         if building is None or building.status != EmbeddingModel.Status.BUILDING or _work_left(building):
             return None
+        if building.gated:
+            _candidate_wait(building)
+            return None
         now = timezone.now()
         EmbeddingModel.objects.filter(status=EmbeddingModel.Status.ACTIVE).update(
             status=EmbeddingModel.Status.RETIRED, retired_at=now
@@ -103,6 +124,26 @@ def embedding_model_activation_finish_if_built() -> EmbeddingModel | None:
     logger.info("search now uses %s", building)
     _calibration_enqueue(building.pk)
     return building
+
+
+def _candidate_wait(model: EmbeddingModel) -> None:
+    """Inside the caller's transaction: a built gated candidate waits for its gate."""
+    model.status = EmbeddingModel.Status.WAITING
+    model.gate_verdict = (
+        "Built; waiting for the self-test gate (it activates the model only when it beats the active one)."
+    )
+    model.save(update_fields=["status", "gate_verdict"])
+    logger.info("%s is built and waits for its gate", model)
+    transaction.on_commit(lambda: candidate_gate_request(model, inline=False))
+    # Its self-test searches it: it needs its own no-match threshold too.
+    _calibration_enqueue(model.pk)
+
+
+def candidate_gate_request(model: EmbeddingModel, *, inline: bool) -> None:
+    """Ask the gate's listeners to judge a waiting candidate (idempotent on their side)."""
+    for receiver, response in candidate_built.send_robust(sender=EmbeddingModel, model=model, inline=inline):
+        if isinstance(response, Exception):
+            logger.error("the gate %s failed on %s: %s", receiver, model, response)
 
 
 def _calibration_enqueue(model_id: int) -> None:

@@ -106,9 +106,10 @@ def match_distance(
 
 
 def no_match_calibration_due(model: EmbeddingModel) -> bool:
-    """The active model, its images all embedded, and no calibration yet, one made with another
-    keep share, or the catalog grown by SEARCH_NO_MATCH_RECALIBRATE_GROWTH since."""
-    if model.status != EmbeddingModel.Status.ACTIVE:
+    """The active model (or a built candidate waiting for the merchant), its images all embedded,
+    and no calibration yet, one made with another keep share, or the catalog grown by
+    SEARCH_NO_MATCH_RECALIBRATE_GROWTH since."""
+    if model.status not in (EmbeddingModel.Status.ACTIVE, EmbeddingModel.Status.WAITING):
         return False
     open_rows = [EmbeddingStatus.PENDING, EmbeddingStatus.PROCESSING]
     if ImageEmbedding.objects.filter(model=model, status__in=open_rows).exists():

@@ -61,17 +61,23 @@ def dashboard(live_server, transactional_db, browser, django_user_model):  # noq
         per_category=[{"category": "Home", "queries": 20, "recall_at_1": 0.85, "recall_at_10": 0.95,
                        "no_match_share": 0.05}],
     )  # fmt: skip
+    context, page = admin_signed_in(browser, live_server.url, django_user_model)
+    yield live_server.url, page
+    context.close()
+
+
+def admin_signed_in(browser, url: str, django_user_model):  # noqa: F811
+    """A browser context and page signed in to the admin as a new superuser."""
     django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-boss-123")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.goto(live_server.url + "/admin/login/")
+    page.goto(url + "/admin/login/")
     page.fill("#id_username", "boss")
     page.fill("#id_password", "pw-boss-123")
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/")
-    yield live_server.url, page
-    context.close()
+    return context, page
 
 
 def test_dashboard_charts_range_flags_and_csv(dashboard):

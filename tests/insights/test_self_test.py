@@ -81,7 +81,7 @@ def test_index_page_shows_the_active_and_the_building_model_side_by_side(admin_c
     building = embedding_model_activate("tiny")
     page = admin_client.get(reverse("admin:search_embeddingmodel_changelist")).content.decode()
     section = page.split('id="self-test-compare"')[1].split("</table>")[0]
-    assert f"<td>{demo_index.name}</td><td>active</td>" in section
-    assert f"<td>{building.name}</td><td>building</td>" in section and "not tested yet" in section
+    assert f"<td>{demo_index.name}</td><td>Active</td>" in section
+    assert f"<td>{building.name}</td><td>Building</td>" in section and "not tested yet" in section
     assert reverse("admin:insights_selftestrun_change", args=[run.pk]) in section
     assert 'id="search-index-status"' in page  # the search app's own index summary is still there

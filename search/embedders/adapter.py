@@ -1,0 +1,93 @@
+"""A light adapter over a frozen model's image vectors, and the embedder that applies it.
+
+The adapter is a low-rank residual projection, ``normalise(x + (x @ down) @ up)``: it starts as
+the identity (``up`` is zero before training) and can only move vectors within a rank-``r``
+subspace, so a few hundred shop photos cannot make it forget what the frozen model knows.
+It is learned by ``search.tuning.adapter_train`` and stored in the database
+(``search.ModelAdapter``); text vectors pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from search.embedders.base import Embedder, l2_normalise
+
+
+@dataclass(frozen=True)
+class LowRankAdapter:
+    down: np.ndarray  # (dim, rank)
+    up: np.ndarray  # (rank, dim)
+
+    @property
+    def dim(self) -> int:
+        return int(self.down.shape[0])
+
+    @property
+    def rank(self) -> int:
+        return int(self.down.shape[1])
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        """Adapted, L2-normalised rows of ``vectors`` (N, dim)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return l2_normalise(vectors + (vectors @ self.down) @ self.up)
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, down=self.down.astype(np.float32), up=self.up.astype(np.float32))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LowRankAdapter:
+        # allow_pickle=False: the weights are plain arrays, never objects to unpickle.
+        with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as arrays:
+            down, up = arrays["down"], arrays["up"]
+        if down.ndim != 2 or up.shape != (down.shape[1], down.shape[0]):
+            raise ValueError(f"adapter weights of shapes {down.shape} and {up.shape} do not fit together")
+        return cls(down=down.astype(np.float32), up=up.astype(np.float32))
+
+    def digest(self) -> str:
+        """SHA-256 of the weights: names the adapter in model ids."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+
+class AdaptedEmbedder(Embedder):
+    """A frozen embedder whose image vectors (catalog photos and query photos) pass through an
+    adapter. ``model_id`` names both, so its vectors are never compared with the base model's."""
+
+    def __init__(self, *, base: Embedder, adapter: LowRankAdapter) -> None:
+        if adapter.dim != base.image_dim:
+            raise ValueError(f"the adapter takes {adapter.dim}-d vectors, the base model makes {base.image_dim}-d")
+        # No super().__init__: the base embedder already set the device and threads.
+        self.base, self.adapter = base, adapter
+        self.batch_size, self.device = base.batch_size, base.device
+        self.image_dim, self.text_dim = base.image_dim, base.text_dim
+        self.shared_space, self.image_side = base.shared_space, base.image_side
+        self.model_id = f"{base.model_id}+adapter-{adapter.digest()[:16]}"
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.adapter.apply(self.base.embed_images(images))
+
+    def embed_query_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.adapter.apply(self.base.embed_query_images(images))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.base.embed_texts(texts)
+
+    def adapt(self, base_vectors: np.ndarray) -> np.ndarray:
+        """The vectors this model gives images whose base-model vectors are ``base_vectors``:
+        building the tuned index needs no forward pass for images the base model has embedded."""
+        return self.adapter.apply(base_vectors)
+
+    def _image_batch_embed(self, images: list[Image.Image]) -> torch.Tensor:
+        return torch.from_numpy(self.embed_images(images))
+
+    def _text_batch_embed(self, texts: list[str]) -> torch.Tensor:
+        return torch.from_numpy(self.embed_texts(texts))
