@@ -14,6 +14,10 @@ DEFAULTS: dict[str, Any] = {
     # The request header with the shopper's address ("REMOTE_ADDR", or e.g. "HTTP_X_REAL_IP"
     # behind a proxy that sets it). Only hashed, never stored.
     "INSIGHTS_VISITOR_ADDRESS_HEADER": "REMOTE_ADDR",
+    # Let shoppers' clicks tune the model (search_model tune): a photo search's vector (never the
+    # photo) is kept with the result the shopper opened, as a pair "this photo shows that product",
+    # deleted with the searches after INSIGHTS_RETENTION_DAYS. Off unless the merchant opts in.
+    "INSIGHTS_TUNE_FROM_CLICKS": False,
     # Self-test: catalog photos per run (one per product), and its default seed.
     "INSIGHTS_SELF_TEST_SAMPLE": 200,
     # Drift watch: a model's first weeks are its reference; the last days are compared with them.

@@ -45,6 +45,9 @@ class SearchEvent(models.Model):
     similar_to = models.BigIntegerField(null=True, blank=True)
     latency_ms = models.FloatField()
     visitor = models.CharField(max_length=16, blank=True, help_text="Today's salted hash; blank when not counted.")
+    # The photo query's token, kept only with INSIGHTS_TUNE_FROM_CLICKS (to keep the vector of a
+    # photo whose result is opened, while the search app still keeps it: an hour by default).
+    photo_token = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -74,6 +77,25 @@ class ResultOpen(models.Model):
 
     def __str__(self) -> str:
         return f"result {self.rank} of search {self.search_id}"
+
+
+class ClickedPhoto(models.Model):
+    """A photo search's vector and the result the shopper opened: a pair the model can be tuned
+    on (search.services.tuning), kept only when the merchant opts in (INSIGHTS_TUNE_FROM_CLICKS)
+    and deleted with its search (retention). The vector, never the photo."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    model = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="+")
+    search_id = models.BigIntegerField()
+    product_id = models.BigIntegerField()
+    vector = models.BinaryField(help_text="float32 bytes of the query photo's vector")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["search_id", "product_id"], name="clicked_photo_unique")]
+
+    def __str__(self) -> str:
+        return f"clicked photo of search {self.search_id}: product {self.product_id}"
 
 
 class SelfTestRun(models.Model):

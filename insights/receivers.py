@@ -8,11 +8,14 @@ from typing import Any
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from insights.services.clicks import clicked_photos_training
 from insights.services.gate import candidate_gate_queue, candidate_gate_run
 from insights.services.recording import result_open_record, search_record
 from search.events import ResultOpened, SearchDone, result_opened, search_performed
 from search.models import EmbeddingModel
 from search.services.model_switch import candidate_built
+from search.services.tuning import tuning_photos_collect
+from search.tuning import TrainingPhotos
 
 
 @receiver(search_performed, dispatch_uid="insights_search_performed")
@@ -32,3 +35,7 @@ def candidate_gate(sender: Any, *, model: EmbeddingModel, inline: bool = False, 
     else:
         candidate_gate_queue(model.pk)
 
+
+@receiver(tuning_photos_collect, dispatch_uid="insights_tuning_photos")
+def tuning_photos_clicked(sender: Any, *, model: EmbeddingModel, **kwargs: Any) -> TrainingPhotos | None:
+    return clicked_photos_training(model)

@@ -47,6 +47,10 @@ class SearchDone:
     best_distance: float | None = None  # the photo's nearest image (photo searches)
     close_match: bool = True
     similar_to: int | None = None  # the product whose look-alikes these are (kind "similar")
+    # The kept photo query's token (photo searches; search.services.query_photos): a listener may
+    # read the query's vector with it while it is kept. The insights app keeps it only when the
+    # merchant lets clicked photo searches tune the model (SNAPSHELF_INSIGHTS_TUNE_FROM_CLICKS).
+    photo_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ def search_announce(
         first_rank=query.offset + 1, page=query.offset // limit + 1,
         latency_ms=(time.perf_counter() - started) * 1000.0, has_more=result.has_more,
         best_distance=result.best_distance, close_match=result.close_match,
+        photo_token=result.image_token or query.image_token or "",
     )  # fmt: skip
     return _send(done, request)
 

@@ -228,6 +228,8 @@ CELERY_BEAT_SCHEDULE = {
 SNAPSHELF_INSIGHTS_RETENTION_DAYS = env.int("SNAPSHELF_INSIGHTS_RETENTION_DAYS", default=90)
 SNAPSHELF_INSIGHTS_COUNT_VISITORS = env.bool("SNAPSHELF_INSIGHTS_COUNT_VISITORS", default=True)
 SNAPSHELF_INSIGHTS_VISITOR_ADDRESS_HEADER = env("SNAPSHELF_INSIGHTS_VISITOR_ADDRESS_HEADER", default="REMOTE_ADDR")
+# The merchant's opt-in: opened photo-search results become pairs `search_model tune` learns from.
+SNAPSHELF_INSIGHTS_TUNE_FROM_CLICKS = env.bool("SNAPSHELF_INSIGHTS_TUNE_FROM_CLICKS", default=False)
 
 # --- The REST API (storeapi; defaults: storeapi/conf.py) -------------------------------------
 # CORS: browsers may call /api/ from these store origins (public keys may add their own).

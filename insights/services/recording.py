@@ -20,7 +20,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from insights.conf import insights_setting
-from insights.models import ResultOpen, SearchEvent
+from insights.models import ClickedPhoto, ResultOpen, SearchEvent
+from insights.services.clicks import clicked_photo_keep
 from search.events import ResultOpened, SearchDone
 from search.services.model_switch import embedding_model_active
 
@@ -53,20 +54,23 @@ def _event(search: SearchDone, visitor: str) -> SearchEvent:
         has_more=search.has_more, product_ids=search.product_ids, first_rank=search.first_rank,
         page=search.page, best_distance=search.best_distance, close_match=search.close_match,
         similar_to=search.similar_to, latency_ms=search.latency_ms, visitor=visitor,
+        photo_token=search.photo_token[:64] if insights_setting("INSIGHTS_TUNE_FROM_CLICKS") else "",
     )  # fmt: skip
 
 
 def result_open_record(opened: ResultOpened) -> ResultOpen | None:
     """Keep an opened result if it was really shown at that rank by that search, else None."""
     try:
-        shown = SearchEvent.objects.filter(pk=opened.search_id).values_list("product_ids", "first_rank").first()
-        if shown is None:
+        event = SearchEvent.objects.filter(pk=opened.search_id).only("product_ids", "first_rank", "photo_token").first()
+        if event is None:
             return None
-        product_ids, first_rank = shown
-        index = opened.rank - first_rank
-        if not 0 <= index < len(product_ids) or product_ids[index] != opened.product_id:
+        index = opened.rank - event.first_rank
+        if not 0 <= index < len(event.product_ids) or event.product_ids[index] != opened.product_id:
             return None
-        return ResultOpen.objects.create(search_id=opened.search_id, rank=opened.rank, product_id=opened.product_id)
+        kept = ResultOpen.objects.create(search_id=opened.search_id, rank=opened.rank, product_id=opened.product_id)
+        if event.photo_token and insights_setting("INSIGHTS_TUNE_FROM_CLICKS"):
+            clicked_photo_keep(event, opened.product_id)
+        return kept
     except Exception:  # the shopper is on their way to the product; never stop them
         logger.exception("could not record an opened result")
         return None
@@ -123,5 +127,6 @@ def retention_enforce(*, now: dt.datetime | None = None) -> tuple[int, int]:
     with transaction.atomic():
         # An open is never older than its search: these are all the opens of the old searches.
         opens, _ = ResultOpen.objects.filter(search__created_at__lt=cutoff).delete()
+        ClickedPhoto.objects.filter(created_at__lt=cutoff).delete()
         searches, _ = SearchEvent.objects.filter(created_at__lt=cutoff).delete()
     return searches, opens

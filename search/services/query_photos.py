@@ -74,6 +74,19 @@ def query_photo_load(token: str, *, model: EmbeddingModel, owner: str) -> KeptQu
     return KeptQuery(np.frombuffer(bytes(row.vector), dtype=np.float32), photo)
 
 
+def query_photo_vector(token: str, *, model: EmbeddingModel) -> np.ndarray | None:
+    """The kept vector under ``token`` if it is still kept and ``model``'s, for a listener that
+    got the token from the search it ran (search.events.SearchDone.photo_token); None otherwise."""
+    if not TOKEN.match(token or ""):
+        return None
+    row = (
+        QueryPhoto.objects.filter(token=token, expires_at__gt=timezone.now()).values_list("model_id", "vector").first()
+    )
+    if row is None or row[0] != model.model_id:
+        return None
+    return np.frombuffer(bytes(row[1]), dtype=np.float32).copy()
+
+
 def query_photos_purge() -> int:
     """Delete expired queries (periodic: ``search.tasks.query_photos_purge``)."""
     deleted, _ = QueryPhoto.objects.filter(expires_at__lte=timezone.now()).delete()
