@@ -43,6 +43,11 @@ def options_parse() -> tuple[argparse.Namespace, list[Options]]:
         "imported without photos, minutes instead of an hour)",
     )
     parser.add_argument("--no-baselines", dest="baselines", action="store_false")
+    parser.add_argument("--tune", action="store_true",
+                        help="grocery: also tune the model to the shop on the train photos (search_model tune), "
+                        "run its gate, and measure the tuned model")  # fmt: skip
+    parser.add_argument("--tune-gate-sample", type=int, default=Options.tune_gate_sample,
+                        help="photos in each of the gate's self-tests (--tune)")  # fmt: skip
     args = parser.parse_args()
     runs = [
         Options(
@@ -56,6 +61,8 @@ def options_parse() -> tuple[argparse.Namespace, list[Options]]:
             grocery_queries=args.grocery_queries,
             train_per_product=args.train_per_product,
             baselines=args.baselines,
+            tune=args.tune,
+            tune_gate_sample=args.tune_gate_sample,
         )
         for preset in args.preset or ["offline"]
     ]

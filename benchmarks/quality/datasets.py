@@ -240,6 +240,9 @@ class Options:
     grocery_queries: int | None = None  # shop photos of the split asked (None: all)
     train_per_product: int | None = None  # grocery train photos added per product (None: all)
     baselines: bool = True
+    # Grocery: also tune the model to the shop on the train photos (search_model tune), then ask again.
+    tune: bool = False
+    tune_gate_sample: int = 81  # catalog photos in each of the gate's two self-tests
 
 
 def grocery_catalog_photos() -> list[GroceryPhoto]:

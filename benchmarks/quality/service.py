@@ -53,6 +53,8 @@ class BuildStats:
     # The active model's last no-match calibration: the flag's threshold and the space it is in.
     no_match_threshold: float | None = None
     no_match_space: str = ""
+    tune_seconds: float = 0.0  # learning the adapter and building the tuned vectors (--tune)
+    gate_seconds: float = 0.0  # the gate's two self-tests (--tune)
 
 
 def catalog_import(rows: Iterator[ImportRow | RowFailure], images_dir: Path, stats: BuildStats) -> ImportReport:
@@ -222,3 +224,47 @@ def words_precision(
         suffix = "" if form == "all" else f" ({form})"
         measured.figures[f"fashion words P@10{suffix}"] = right[form] / (K * asked[form])
     measured.words_worst = sorted(each, key=lambda pair: pair[1])[:WORST_SHOWN]
+
+
+# --- tuning ----------------------------------------------------------------------------------
+
+
+def model_tune_build(stats: BuildStats, *, gate_sample: int, steps: int | None = None) -> dict[str, object]:
+    """Tune the active model to the catalog as a merchant does (``search_model tune``: an adapter
+    learned from the products' photos, catalog and search-only shop photos, stored in the
+    database), build the tuned candidate in-process, run its gate (the self-tests of the active
+    model and the candidate on ``gate_sample`` photos, side by side) and make it active: by the
+    gate when it is better, else explicitly, as the merchant's "Activate" button does, so that
+    the figures measured after this are the tuned model's. Returns what was learned and decided."""
+    from django.test import override_settings
+
+    from search.services.model_switch import candidate_gate_request
+    from search.services.tuning import TuneOptions, model_tune
+
+    start = time.perf_counter()
+    adapter = model_tune(options=TuneOptions(steps=steps) if steps else None)
+    embeddings_process_available(time_budget=7200)
+    model = EmbeddingModel.objects.get(name=adapter.model_name)
+    stats.tune_seconds = time.perf_counter() - start
+    if model.status == EmbeddingModel.Status.WAITING and model.gated:
+        with override_settings(SNAPSHELF_INSIGHTS_SELF_TEST_SAMPLE=gate_sample):
+            candidate_gate_request(model, inline=True)
+        model.refresh_from_db()
+    stats.gate_seconds = time.perf_counter() - start - stats.tune_seconds
+    activated_by = "gate" if model.status == EmbeddingModel.Status.ACTIVE else "benchmark"
+    if activated_by == "benchmark":
+        embedding_model_activate(model.name, note="Activated by the quality benchmark.")
+        embeddings_process_available(time_budget=7200)
+    model.refresh_from_db()
+    if model.status != EmbeddingModel.Status.ACTIVE:
+        raise BenchmarkError(f"the tuned model {model.name} did not become active ({model.status})")
+    return {"model": model.name, "training": adapter.training, "gate": model.gate_verdict, "activated_by": activated_by}
+
+
+def search_only_images_delete() -> int:
+    """Take the shop photos (search-only images) out of the catalog again, as a merchant deletes
+    them in the admin (their vectors go with them)."""
+    from catalog.models import ProductImage
+
+    deleted, _ = ProductImage.objects.filter(search_only=True).delete()
+    return deleted
