@@ -266,5 +266,5 @@ def search_only_images_delete() -> int:
     them in the admin (their vectors go with them)."""
     from catalog.models import ProductImage
 
-    deleted, _ = ProductImage.objects.filter(search_only=True).delete()
-    return deleted
+    _, per_model = ProductImage.objects.filter(search_only=True).delete()
+    return per_model.get(ProductImage._meta.label, 0)
