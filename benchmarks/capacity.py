@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ["SNAPSHELF_TORCH_THREADS"] = "1"  # per core: the embedders set their threads from it
 
 import django
 
@@ -61,9 +62,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
     setup_test_environment()
     from django.db import connection
 
