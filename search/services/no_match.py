@@ -234,7 +234,7 @@ def _copies_measured(
         nearest = products_nearest(
             model, "image", vector, products=MATCH_CANDIDATES, product_filter=everything, best_images=best_images
         )
-        best.append(nearest[0].distance if nearest else float("inf"))
+        best.append(min((m.distance for m in nearest), default=float("inf")))
         image_ids = [m.image_id for m in nearest if m.image_id is not None]
         match.append(match_distance(model, embedder.match_vectors, vector, image_ids))
     return _positives(own, best, match)

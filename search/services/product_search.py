@@ -141,7 +141,9 @@ def _product_search(query: SearchQuery, model: EmbeddingModel | None, photos: Ph
     legs, pinned = _text_legs(text, product_filter, depth, result)
     if model is not None:
         legs += _vector_legs(model, result.corrected_text or text, photo, product_filter, depth)
-    result.best_distance = next((leg.matches[0].distance for leg in legs if leg.name == "photo" and leg.matches), None)
+    # The nearest image's distance (products rank by their best few images: not always the first's).
+    photo_distances = [m.distance for leg in legs if leg.name == "photo" for m in leg.matches]
+    result.best_distance = min(photo_distances, default=None)
     # With filters the shopper has said what they want ("like this, but blue"): the nearest
     # products that pass are the answer even when they are not close.
     if photo is not None and query.filters == NO_FILTERS and not _close(model, legs, photo):
