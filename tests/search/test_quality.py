@@ -38,12 +38,23 @@ FASHION_FLOORS = {
     "fashion more-like-this P@10 type": 0.65,  # 0.692
     "fashion more-like-this P@10 type+colour": 0.17,  # 0.212
     "fashion words P@10": 0.96,  # 1.000 (0.929 before the word tiers and typo changes)
+    "fashion catalog: grocery photos flagged": 0.85,  # 0.95 (40 photos; 0.375 with the search distance)
 }
 GROCERY_FLOORS = {
     "grocery val one photo R@1": 0.29,  # measured 0.34
     "grocery val one photo R@5": 0.66,  # 0.72
-    "grocery val with train photos R@1": 0.39,  # 0.44 (3 train photos per product)
-    "grocery val with train photos R@5": 0.80,  # 0.86
+    "grocery val with train photos R@1": 0.45,  # 0.50 (3 train photos per product, best 3 images; was 0.44)
+    "grocery val with train photos R@5": 0.80,  # 0.85
+    "grocery catalog: fashion photos flagged": 0.45,  # 0.525 (40 photos; 0.375 with the search distance)
+}
+
+
+# In-catalog photos answered "no exact match": at most this share (issue 11: 2% fashion, 5% grocery;
+# a few points of room for 100 queries). Measured by this reduced run as commented.
+FASHION_CEILINGS = {"fashion shopper flagged": 0.04}  # measured 0.00
+GROCERY_CEILINGS = {
+    "grocery val one photo flagged": 0.07,  # measured 0.02
+    "grocery val with train photos flagged": 0.07,  # 0.00
 }
 
 
@@ -79,3 +90,13 @@ def test_fashion_figures_stay_above_their_floors(fashion_figures, figure):
 @pytest.mark.parametrize("figure", sorted(GROCERY_FLOORS))
 def test_grocery_figures_stay_above_their_floors(grocery_figures, figure):
     assert grocery_figures[figure] >= GROCERY_FLOORS[figure], grocery_figures
+
+
+@pytest.mark.parametrize("figure", sorted(FASHION_CEILINGS))
+def test_fashion_in_catalog_photos_are_rarely_flagged(fashion_figures, figure):
+    assert fashion_figures[figure] <= FASHION_CEILINGS[figure], fashion_figures
+
+
+@pytest.mark.parametrize("figure", sorted(GROCERY_CEILINGS))
+def test_grocery_in_catalog_photos_are_rarely_flagged(grocery_figures, figure):
+    assert grocery_figures[figure] <= GROCERY_CEILINGS[figure], grocery_figures
