@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from catalog.conf import catalog_setting
+
+if TYPE_CHECKING:
+    from catalog.models import ProductImage
+
+logger = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 OPEN_FORMATS = tuple(ACCEPTED_FORMATS)
@@ -156,6 +162,25 @@ def image_to_rgb(data: bytes, *, max_pixels: int | None = None) -> Image.Image:
     animation, palette and CMYK converted, transparency flattened on white."""
     image = _open_checked(data, max_pixels or catalog_setting("IMAGE_MAX_PIXELS"))
     return _decode_upright_rgb(image)
+
+
+def product_image_rgb(image: ProductImage) -> Image.Image:
+    """The upright RGB pixels of a stored product image (``image_to_rgb`` of its file's bytes).
+    Raises ImageRejected when the bytes do not decode, OSError when the file is gone."""
+    with image.file.open("rb") as handle:
+        return image_to_rgb(handle.read())
+
+
+def product_image_rgb_or_none(image: ProductImage | None, *, purpose: str) -> Image.Image | None:
+    """``product_image_rgb``, or None when there is no image or file or it will not decode (for
+    work that samples photos and can do without one: logged as ``purpose`` skipping it)."""
+    if image is None or not image.file:
+        return None
+    try:
+        return product_image_rgb(image)
+    except (OSError, ImageRejected) as exc:
+        logger.warning("%s skips image %s: %s", purpose, image.pk, exc)
+        return None
 
 
 def query_photo_decode(

@@ -25,7 +25,7 @@ from django.db.models import F
 from PIL import Image, ImageOps
 
 from catalog.conf import catalog_setting
-from catalog.image_intake import ImageRejected, image_to_rgb
+from catalog.image_intake import ImageRejected, product_image_rgb
 
 if TYPE_CHECKING:
     from catalog.models import ProductImage
@@ -76,8 +76,7 @@ def image_thumbnails_make(image: ProductImage, pixels: Image.Image | None = None
     thumbnails: dict[str, dict[str, object]] = {}
     try:
         if pixels is None:
-            with image.file.open("rb") as handle:
-                pixels = image_to_rgb(handle.read())
+            pixels = product_image_rgb(image)
         for name, size in THUMBNAIL_SIZES.items():
             thumbnails[name] = _thumbnail_store(pixels, size, f"{_name_stem(sha256)}-{name}")
     except (ImageRejected, OSError) as exc:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from catalog.image_intake import ImageRejected, image_to_rgb
+from catalog.image_intake import product_image_rgb_or_none
 from catalog.models import Category, Product, ProductImage
 from catalog.selectors import categories_by_id
 from insights.conf import insights_setting
@@ -108,7 +108,7 @@ def self_test_run(run: SelfTestRun) -> SelfTestRun:
     overall, per_category = _Tally(), defaultdict[str, _Tally](_Tally)
     tree = categories_by_id()
     for i, image in enumerate(sample):
-        photo = _photo(image)
+        photo = product_image_rgb_or_none(image, purpose="self-test")
         if photo is None:
             continue
         rank, close = _search(shopper_photo(photo, seed=run.seed * 1_000_003 + i), image.product_id, model)
@@ -140,15 +140,6 @@ def _sample(model: EmbeddingModel, size: int, seed: int) -> list[ProductImage]:
     chosen = random.Random(seed).sample(image_ids, min(size, len(image_ids)))
     images = ProductImage.objects.select_related("product").in_bulk(chosen)
     return [images[pk] for pk in chosen if pk in images]
-
-
-def _photo(image: ProductImage) -> Image.Image | None:
-    try:
-        with image.file.open("rb") as handle:
-            return image_to_rgb(handle.read())
-    except (OSError, ImageRejected) as exc:
-        logger.warning("self-test skips image %s: %s", image.pk, exc)
-        return None
 
 
 def _search(photo: Image.Image, product_id: int, model: EmbeddingModel) -> tuple[int | None, bool]:

@@ -22,7 +22,7 @@ from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
-from catalog.image_intake import ImageRejected, image_to_rgb
+from catalog.image_intake import ImageRejected, product_image_rgb
 from catalog.models import CATEGORY_PATH_RELATED, Product, ProductImage
 from catalog.thumbnails import image_thumbnails_make, thumbnails_make_missing, thumbnails_stale
 from search.conf import search_setting
@@ -315,9 +315,7 @@ def _load_inputs(kind: str, rows: list, result: BatchResult, worker: str) -> tup
             ok_rows.append(row)
             continue
         try:
-            with row.image.file.open("rb") as handle:
-                data = handle.read()
-            pixels = image_to_rgb(data)
+            pixels = product_image_rgb(row.image)
             if thumbnails_stale(row.image):  # made here, from the pixels decoded for the model
                 image_thumbnails_make(row.image, pixels)
             inputs.append(pixels)

@@ -37,9 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.core.cache import cache
 from django.utils import timezone
-from PIL import Image
 
-from catalog.image_intake import ImageRejected, image_to_rgb
+from catalog.image_intake import product_image_rgb_or_none
 from catalog.models import ProductImage
 from search.conf import search_setting
 from search.embedders.base import Embedder, EmbedderLoadError, l2_normalise
@@ -221,7 +220,7 @@ def _copies_measured(
     files = ProductImage.objects.in_bulk([pk for pk, _ in wanted])
     copies, owners = [], []
     for pk, product in wanted:
-        photo = _photo(files.get(pk))
+        photo = product_image_rgb_or_none(files.get(pk), purpose="calibration")
         if photo is not None:
             copies.append(shopper_photo(photo, seed=pk))
             owners.append(product)
@@ -285,17 +284,6 @@ def _quantiles(distances: np.ndarray) -> dict[str, float]:
     if len(distances) == 0:
         return {}
     return {str(q): round(float(np.quantile(distances, q)), 4) for q in QUANTILES}
-
-
-def _photo(image: ProductImage | None) -> Image.Image | None:
-    if image is None or not image.file:
-        return None
-    try:
-        with image.file.open("rb") as handle:
-            return image_to_rgb(handle.read())
-    except (OSError, ImageRejected) as exc:
-        logger.info("calibration skips image %s: %s", image.pk, exc)
-        return None
 
 
 def _embedder(model: EmbeddingModel) -> Embedder:

@@ -4,7 +4,14 @@ import io
 import pytest
 from PIL import Image
 
-from catalog.image_intake import ImageRejected, image_to_rgb, image_validate, query_photo_decode
+from catalog.image_intake import (
+    ImageRejected,
+    image_to_rgb,
+    image_validate,
+    product_image_rgb,
+    product_image_rgb_or_none,
+    query_photo_decode,
+)
 from tests.sample_images import image_bytes
 
 
@@ -168,3 +175,25 @@ def test_bytes_after_the_image_end_are_dropped():
 
     validated = image_validate(polyglot_png_zip())
     assert validated.data.endswith(b"IEND\xaeB`\x82") and b"PK" not in validated.data
+
+
+@pytest.mark.django_db
+def test_a_stored_image_reads_back_as_upright_rgb_or_none_with_the_reason_logged(media_root, caplog):
+    from catalog.services import product_image_add, product_upsert
+
+    product, _ = product_upsert(sku="PIX-1", title="Pixels")
+    image, _ = product_image_add(product=product, data=image_bytes((10, 200, 30), size=(40, 30), fmt="PNG"))
+    pixels = product_image_rgb(image)
+    assert pixels.mode == "RGB" and pixels.size == (40, 30) and pixels.getpixel((5, 5)) == (10, 200, 30)
+    assert product_image_rgb_or_none(image, purpose="the test").size == (40, 30)
+    assert product_image_rgb_or_none(None, purpose="the test") is None
+    (media_root / image.file.name).write_bytes(b"not an image any more")
+    with pytest.raises(ImageRejected):
+        product_image_rgb(image)
+    assert product_image_rgb_or_none(image, purpose="the test") is None
+    assert f"the test skips image {image.pk}" in caplog.text
+    (media_root / image.file.name).unlink()
+    image = type(image).objects.get(pk=image.pk)  # as a worker loads it
+    with pytest.raises(OSError):
+        product_image_rgb(image)
+    assert product_image_rgb_or_none(image, purpose="the test") is None
