@@ -76,7 +76,7 @@ from search.services.product_search import (  # noqa: E402
     product_filter_build,
     product_search,
 )
-from search.services.vector_legs import neighbours, products_nearest  # noqa: E402
+from search.services.vector_legs import exact_scan_chosen, neighbours, products_nearest  # noqa: E402
 from search.vector_store import (  # noqa: E402
     _cast,
     filtered_rows_estimate,
@@ -347,11 +347,13 @@ def unfiltered_section(model: EmbeddingModel, queries: np.ndarray, truth: list[l
 def filtered_section(model: EmbeddingModel, queries: np.ndarray, meta: dict, truth: dict[str, list[list[int]]],
                      filters: dict[str, tuple[SearchFilters, np.ndarray]]) -> None:  # fmt: skip
     print(f"\n## Filters ({model.index_precision} index; service strategy: estimate, exact scan at most "
-          f"{search_setting('SEARCH_EXACT_SCAN_MAX_ROWS'):,} rows, else HNSW iterative scan)")  # fmt: skip
+          f"{search_setting('SEARCH_EXACT_SCAN_MAX_ROWS'):,} rows or "
+          f"{search_setting('SEARCH_EXACT_SCAN_MAX_SHARE'):.1%} of the model's vectors, "
+          "else HNSW iterative scan)")  # fmt: skip
     for label, (search_filters, mask) in filters.items():
         product_filter = product_filter_build(search_filters)
         estimate = filtered_rows_estimate(model, "image", product_filter)
-        path = "exact" if estimate <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS") else "hnsw"
+        path = "exact" if exact_scan_chosen(model, "image", product_filter) else "hnsw"
         times, found = timed_each(
             lambda q, f=product_filter: neighbours(model, "image", q, limit=K, product_filter=f), queries
         )

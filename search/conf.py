@@ -51,6 +51,13 @@ DEFAULTS: dict[str, Any] = {
     # Search. A filtered vector query whose filter the planner expects to keep at most this many
     # vector rows is answered by an exact scan (cheap there, and HNSW would drop rows).
     "SEARCH_EXACT_SCAN_MAX_ROWS": 5000,
+    # ... or at most this share of the model's vectors (of the kind searched; the planner's
+    # statistics, not a count). An index scan's cost grows with the share a filter leaves out,
+    # an exact scan's with the rows it keeps: at 1,000,000 vectors a 1% filter (10,000 rows) was
+    # as fast exact as through the index, and complete (recall@10 1.000 against 0.84), while at
+    # 100,000 a 10% filter (10,000 rows too) was 2.5-5x faster through the index (docs/adr/0005).
+    # 0: the row count alone decides.
+    "SEARCH_EXACT_SCAN_MAX_SHARE": 0.02,
     # HNSW candidate list per query (pgvector's hnsw.ef_search); raised to the requested limit.
     # 40 (pgvector's default) gave recall@10 0.87 on 100k synthetic 512-d vectors here, 100 gave 0.99.
     "SEARCH_EF_SEARCH": 100,

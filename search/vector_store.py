@@ -235,8 +235,9 @@ def _where(
     return f"{sql} AND e.product_id IN ({product_filter.sql})", list(product_filter.params)
 
 
-def filtered_rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter) -> int:
-    """The planner's estimate of how many vector rows pass the filter (EXPLAIN, nothing is read)."""
+def filtered_rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter | None) -> int:
+    """The planner's estimate of how many of the model's vector rows of this kind pass the filter
+    (``None``: how many the model has), from its statistics: EXPLAIN, nothing is read."""
     where, params = _where(model, product_filter)
     with search_connection().cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLES[kind]} e WHERE {where}", params)

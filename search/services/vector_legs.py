@@ -3,8 +3,9 @@ SQL itself is in search/vector_store.py.
 
 Why the choice matters (measured, docs/adr/0005-filtered-vector-search.md): with a selective
 filter the planner still picks the HNSW index, which then returns almost nothing. So the
-service estimates the filtered row count and scans exactly below SEARCH_EXACT_SCAN_MAX_ROWS,
-and falls back to an exact scan whenever an HNSW scan comes back short.
+service estimates the filtered row count and scans exactly when it is at most
+SEARCH_EXACT_SCAN_MAX_ROWS or at most SEARCH_EXACT_SCAN_MAX_SHARE of the model's vectors, and
+falls back to an exact scan whenever an HNSW scan comes back short.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ def neighbours(
 ) -> list[Neighbour]:
     """``limit`` nearest rows that pass the filter, never fewer than exist. A broad filter (no
     shopper's filter: only inactive products left out) goes straight to the index: one statement."""
-    if not product_filter.broad and (
-        filtered_rows_estimate(model, kind, product_filter) <= search_setting("SEARCH_EXACT_SCAN_MAX_ROWS")
-    ):
+    if exact_scan_chosen(model, kind, product_filter):
         return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
     rows = neighbours_hnsw(model, kind, vector, limit=limit, product_filter=product_filter)
     if len(rows) < limit:
@@ -50,6 +49,22 @@ def neighbours(
         # scan can tell "fewer exist" from "not found".
         return neighbours_exact(model, kind, vector, limit=limit, product_filter=product_filter)
     return rows
+
+
+def exact_scan_chosen(model: EmbeddingModel, kind: str, product_filter: ProductFilter) -> bool:
+    """Whether the filter is selective enough for an exact scan: the planner expects it to keep at
+    most SEARCH_EXACT_SCAN_MAX_ROWS of the model's vector rows, or at most
+    SEARCH_EXACT_SCAN_MAX_SHARE of them. The index's cost grows with the share a filter leaves out
+    (an iterative scan walks past the rows that fail), the exact scan's with the rows it keeps, so
+    the row count alone chose the index for a 1% filter at 1,000,000 vectors (docs/adr/0005). The
+    model's own count is asked only when the row count alone does not decide."""
+    if product_filter.broad:
+        return False
+    rows = filtered_rows_estimate(model, kind, product_filter)
+    if rows <= int(search_setting("SEARCH_EXACT_SCAN_MAX_ROWS")):
+        return True
+    share = float(search_setting("SEARCH_EXACT_SCAN_MAX_SHARE"))
+    return share > 0 and rows <= share * filtered_rows_estimate(model, kind, None)
 
 
 def products_nearest(

@@ -58,6 +58,7 @@ def query_vectors(model: EmbeddingModel) -> list[np.ndarray]:
 
 def test_filtered_hnsw_fills_the_page_and_agrees_with_an_exact_scan(fashion_index, settings):
     settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_ROWS = 0  # always the HNSW path, however small the filter
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_SHARE = 0
     category = ten_percent_category()
     matching = Product.objects.filter(category_id__in=category_subtree_ids(category)).count()
     assert 0.05 * PRODUCTS <= matching <= 0.2 * PRODUCTS

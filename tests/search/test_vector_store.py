@@ -177,6 +177,8 @@ def test_a_filter_never_drops_results(vectors_model, settings, name, exact_scan_
     """Whatever path the leg takes (an exact scan of a selective filter, or the index with an
     iterative scan and the exact backstop), it returns the exact answer of the filter."""
     settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_ROWS = exact_scan_max_rows
+    if exact_scan_max_rows == 0:
+        settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_SHARE = 0  # the index path, however few rows pass
     settings.SNAPSHELF_INDEX_PRECISION = "halfvec"
     hnsw_indexes_create(vectors_model)
     filters, passes = FILTERS[name]
@@ -191,3 +193,78 @@ def test_a_filter_never_drops_results(vectors_model, settings, name, exact_scan_
         assert len(found) == len(expected)  # never fewer than pass
         overlap = len({n.product_id for n in found} & set(expected))
         assert overlap >= len(expected) - (1 if exact_scan_max_rows == 0 else 0), (name, row)
+
+
+def _path(function) -> str:
+    """Which path a leg took: the exact scan orders by ``distance + 0`` (no index serves it)."""
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        function()
+    reads = [sql for sql in sent if sql.startswith("SELECT") and "<=>" in sql]
+    assert len(reads) == 1, reads
+    return "exact" if ") + 0" in reads[0] else "hnsw"
+
+
+def _analyze() -> None:
+    # Fresh statistics, as autovacuum keeps them: the choice reads the planner's estimates.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_product")
+        cursor.execute("ANALYZE search_imageembedding")
+
+
+def test_a_filter_keeping_a_small_share_of_the_models_vectors_is_scanned_exactly(vectors_model, settings):
+    """Above SEARCH_EXACT_SCAN_MAX_ROWS a filter still takes the exact path when it keeps at most
+    SEARCH_EXACT_SCAN_MAX_SHARE of the model's vectors (at 1,000,000 vectors a 1% filter keeps
+    10,000 rows, and the index found 0.84 of its top 10 where the exact scan found them all);
+    a filter keeping a larger share goes to the index."""
+    settings.SNAPSHELF_INDEX_PRECISION = "halfvec"
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_ROWS = 10
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_SHARE = 0.2
+    hnsw_indexes_create(vectors_model)
+    _analyze()
+    query = vectors_model.vectors[4]
+    tenth = product_filter_build(SearchFilters(in_stock=False))  # 30 of the 300 rows
+    half = product_filter_build(SearchFilters(brand="HALF"))  # 150 of them
+
+    def leg(product_filter):
+        return lambda: neighbours(vectors_model, "image", query, limit=10, product_filter=product_filter)
+
+    assert _path(leg(tenth)) == "exact"
+    assert _path(leg(half)) == "hnsw"
+    found = neighbours(vectors_model, "image", query, limit=10, product_filter=tenth)
+    assert [n.product_id for n in found] == exact_products(vectors_model, query, np.arange(ROWS) % 10 == 0)
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_SHARE = 0  # the row count alone: 30 rows > 10
+    assert _path(leg(tenth)) == "hnsw"
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_ROWS = 60
+    assert _path(leg(tenth)) == "exact"
+
+
+def test_the_share_is_of_the_searched_models_own_vectors(vectors_model, settings):
+    """Another model's vectors in the same table do not make a filter look selective: half of
+    this model's rows is half, however many rows other models keep beside them."""
+    settings.SNAPSHELF_INDEX_PRECISION = "halfvec"
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_ROWS = 10
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_SHARE = 0.3
+    other = EmbeddingModel.objects.create(
+        name="other", model_id="other-test", image_dim=DIM, text_dim=DIM, shared_space=False, status="retired"
+    )
+    ImageEmbedding.objects.bulk_create(
+        ImageEmbedding(model=other, image=image, product_id=image.product_id, embedding=vector, status="ready")
+        for image, vector in zip(
+            ProductImage.objects.filter(product_id__in=vectors_model.products.tolist()).order_by("product_id"),
+            vectors_model.vectors,
+            strict=True,
+        )
+    )
+    hnsw_indexes_create(vectors_model)
+    _analyze()
+    half = product_filter_build(SearchFilters(brand="HALF"))  # 150 of this model's 300 rows, 150 of 600 in the table
+    query = vectors_model.vectors[9]
+    assert _path(lambda: neighbours(vectors_model, "image", query, limit=10, product_filter=half)) == "hnsw"
+    settings.SNAPSHELF_SEARCH_EXACT_SCAN_MAX_SHARE = 0.6
+    assert _path(lambda: neighbours(vectors_model, "image", query, limit=10, product_filter=half)) == "exact"
