@@ -160,7 +160,14 @@ def _hits_read(hits_sql: tuple[str, list[Any]] | None) -> list[KeywordHit]:
         return []
     with search_connection().cursor() as cursor:
         cursor.execute(*hits_sql)
-        return [KeywordHit(int(row[0]), float(row[1]), int(row[2])) for row in cursor.fetchall()]
+        return _hits_ordered(cursor.fetchall())
+
+
+def _hits_ordered(rows: Iterable[tuple[Any, ...]]) -> list[KeywordHit]:
+    """Rows of (product_id, rank, tier) as hits, in the order the hits' statement gives them."""
+    hits = [KeywordHit(int(row[0]), float(row[1]), int(row[2])) for row in rows]
+    hits.sort(key=lambda hit: (-hit.tier, -hit.rank, hit.product_id))
+    return hits
 
 
 # Words shorter than this match whole words only: "b:*" would match most of a catalog (a
@@ -169,25 +176,34 @@ PREFIX_MIN_LENGTH = 3
 
 
 def _hits_sql(words: list[str], product_filter: ProductFilter, limit: int) -> tuple[str, list[Any]] | None:
+    """The statement of keyword_hits. A query of a few common words matches most of a catalog,
+    so it ranks (ts_rank_cd, the costly part) only the products whose tier can make the first
+    ``limit``: those at or above the tier of the ``limit``-th product in tier order."""
     terms = [f"{word}:*" if len(word) >= PREFIX_MIN_LENGTH else word for word in words if word.isalnum()]
     if not terms:
         return None
-    # q: any word; every: all of them (to_tsquery drops stop words from both); n.keys: the keys
-    # of every run of up to NAMED_MAX_WORDS query words, for the values the query names whole.
-    named = (
-        "(SELECT coalesce(sum(array_length(string_to_array(v, ' '), 1)), 0) "
-        "FROM unnest(k.named_values) v WHERE v = ANY(n.keys))"
+    runs = sorted({" ".join(words[i : i + n]) for i in range(len(words)) for n in range(1, NAMED_MAX_WORDS + 1)})
+    # q: any word; every: all of them (to_tsquery drops stop words from both); n: the keys of the
+    # query's runs of up to NAMED_MAX_WORDS words (distinct; fewer than the runs when two runs
+    # give one key) with their lengths in words, for the values the query names whole.
+    named = " + ".join(
+        f"CASE WHEN n.keys[{i}] = ANY(k.named_values) THEN n.lengths[{i}] ELSE 0 END" for i in range(1, len(runs) + 1)
     )
     sql = (
-        f"SELECT k.product_id, ts_rank_cd(k.document, q) AS rank, "
-        f"(k.document @@ every)::int * {TIER_EVERY_WORD} + {named}::int AS tier "
+        f"WITH matched AS MATERIALIZED (SELECT k.product_id, k.document, "
+        f"(k.document @@ every)::int * {TIER_EVERY_WORD} + {named} AS tier "
         f"FROM search_productkeywords k, to_tsquery('{CONFIG}', %s) q, to_tsquery('{CONFIG}', %s) every, "
-        f"(SELECT ARRAY(SELECT {NAME_KEY.format(name='w')} FROM unnest(%s::text[]) w) AS keys) n "
-        f"WHERE k.document @@ q AND k.product_id IN ({product_filter.sql}) "
-        "ORDER BY tier DESC, rank DESC, k.product_id LIMIT %s"
+        "(SELECT array_agg(d.key) AS keys, array_agg(array_length(string_to_array(d.key, ' '), 1)) AS lengths "
+        f"FROM (SELECT DISTINCT {NAME_KEY.format(name='w')}::varchar AS key FROM unnest(%s::text[]) w) d "
+        "WHERE d.key <> '') n "
+        f"WHERE k.document @@ q AND k.product_id IN ({product_filter.sql})) "
+        "SELECT m.product_id, ts_rank_cd(m.document, q) AS rank, m.tier "
+        f"FROM matched m, to_tsquery('{CONFIG}', %s) q WHERE m.tier >= "
+        "(SELECT coalesce(min(t.tier), 0) FROM (SELECT tier FROM matched ORDER BY tier DESC LIMIT %s) t) "
+        "ORDER BY m.tier DESC, rank DESC, m.product_id LIMIT %s"
     )
-    runs = [" ".join(words[i : i + n]) for i in range(len(words)) for n in range(1, NAMED_MAX_WORDS + 1)]
-    return sql, [" | ".join(terms), " & ".join(terms), sorted(set(runs)), *product_filter.params, int(limit)]
+    any_word = " | ".join(terms)
+    return sql, [any_word, " & ".join(terms), runs, *product_filter.params, any_word, int(limit), int(limit)]
 
 
 @dataclass(frozen=True)
@@ -216,9 +232,7 @@ def keyword_search(words: list[str], product_filter: ProductFilter, *, limit: in
     corrected = _corrections_pick(words, {row[0]: row[1] for row in rows if row[0] is not None})
     if corrected != words:
         return KeywordSearch(corrected, keyword_hits(corrected, product_filter, limit=limit))
-    hits = [KeywordHit(int(row[2]), float(row[3]), int(row[4])) for row in rows if row[0] is None]
-    hits.sort(key=lambda hit: (-hit.tier, -hit.rank, hit.product_id))  # the order the hits' statement gives
-    return KeywordSearch(words, hits)
+    return KeywordSearch(words, _hits_ordered(row[2:] for row in rows if row[0] is None))
 
 
 # --- typo correction -----------------------------------------------------------------------
