@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import F, JSONField, Prefetch, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast, Lower
 
@@ -109,6 +111,26 @@ def categories_by_id() -> dict[int, Category]:
         if category.parent_id is not None and category.parent_id in by_id:
             category.parent = by_id[category.parent_id]
     return by_id
+
+
+CATEGORIES_VERSION_KEY = "snapshelf:catalog:categories-version"
+
+
+def categories_version() -> str:
+    """A token for the category tree as it is now, kept in Django's cache: a new one once any
+    category's save or delete commits (catalog/signals.py), so what is cached under it (the
+    storefront's category select) is never older than the tree. Read it before the categories.
+    With the cache down, or the token evicted, a call starts a new token (a miss, never stale)."""
+    version = cache.get(CATEGORIES_VERSION_KEY)
+    if version is None:
+        version = secrets.token_hex(8)
+        if not cache.add(CATEGORIES_VERSION_KEY, version, timeout=None):
+            version = cache.get(CATEGORIES_VERSION_KEY) or version
+    return str(version)
+
+
+def categories_version_bump() -> None:
+    cache.delete(CATEGORIES_VERSION_KEY)
 
 
 def category_subtree_ids(category: Category) -> list[int]:

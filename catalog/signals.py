@@ -1,5 +1,6 @@
 """Deletes a product image's file and thumbnails once the deletion of its row commits, however it
-was deleted (the API, the admin, a product's cascade, a webhook)."""
+was deleted (the API, the admin, a product's cascade, a webhook); a new categories version once a
+category's save or delete commits."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from catalog.models import ProductImage
+from catalog.models import Category, ProductImage
+from catalog.selectors import categories_version_bump
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +35,9 @@ def product_image_files_delete(sender: type[ProductImage], instance: ProductImag
                 logger.warning("could not delete %s of image %s: %s", stored, instance.pk, exc)
 
     transaction.on_commit(delete)
+
+
+@receiver([post_save, post_delete], sender=Category, dispatch_uid="catalog.category_changed")
+def category_changed(sender: type[Category], **kwargs: Any) -> None:
+    """After commit, so that no request caches the old tree under the new version."""
+    transaction.on_commit(categories_version_bump)

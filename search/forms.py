@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
 from catalog.models import Category
-from catalog.selectors import categories_by_id, category_paths
+from catalog.selectors import categories_by_id, categories_version, category_paths
 from search.conf import search_setting
 from search.selectors import attribute_values
 from search.services.product_search import SearchFilters, SearchQuery
@@ -26,8 +27,9 @@ class SearchForm(forms.Form):
     # A second input with capture="environment": phones open the camera for it.
     camera = forms.FileField(label="Take a photo", required=False)
     token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput)
-    # The options are set in __init__ from one read of the categories, which clean_category
-    # also looks the chosen id up in.
+    # The options are read from the database once, and only when needed: to check a chosen
+    # category (clean_category looks it up in the same read) or to render the select when the
+    # results page's fragment cache misses it.
     category = forms.ChoiceField(required=False)
     colour = forms.ChoiceField(required=False)
     price_min = forms.DecimalField(label="Price from", required=False, min_value=0, max_digits=12, decimal_places=2)
@@ -37,18 +39,26 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.categories = categories_by_id()
         colours = attribute_values("colour")
         cast(forms.ChoiceField, self.fields["colour"]).choices = [
             ("", ANY_COLOUR),
             *((value, value.title()) for value in colours),
         ]
-        cast(forms.ChoiceField, self.fields["category"]).choices = [
-            ("", ALL_CATEGORIES),
-            *category_paths(self.categories),
-        ]
+        cast(forms.ChoiceField, self.fields["category"]).choices = self._category_choices
         # The uploaded photo's bytes; the view has them decoded and embedded once (query_photo_embed).
         self.photo_data: bytes | None = None
+
+    @cached_property
+    def categories(self) -> dict[int, Category]:
+        self.categories_version  # noqa: B018 - read before the tree: what is cached under it is never older
+        return categories_by_id()
+
+    @cached_property
+    def categories_version(self) -> str:
+        return categories_version()
+
+    def _category_choices(self) -> list[tuple[int | str, str]]:
+        return [("", ALL_CATEGORIES), *category_paths(self.categories)]
 
     def clean_category(self) -> Category | None:
         """The chosen category, its ancestors loaded (ChoiceField has checked it is one)."""
@@ -76,11 +86,12 @@ class SearchForm(forms.Form):
         return data
 
     @property
-    def filter_options_digest(self) -> str:
-        """A digest of the category and colour options, read from the database for this request:
-        the results page keeps the rendered selects in Django's cache under it (with the chosen
-        values), so a change to the categories or colours is a new key, never a stale page."""
-        options = repr((self.fields["category"].choices, self.fields["colour"].choices))  # type: ignore[attr-defined]
+    def filter_options_version(self) -> str:
+        """The version of the category and colour options: the results page keeps the rendered
+        selects in Django's cache under it (with the chosen values). The categories' version
+        changes once a category's save or delete commits (catalog.selectors.categories_version),
+        the colours are in it, so a change to either is a new key, never a stale page."""
+        options = repr((self.categories_version, self.fields["colour"].choices))  # type: ignore[attr-defined]
         return hashlib.blake2b(options.encode(), digest_size=16).hexdigest()
 
     @property

@@ -117,7 +117,9 @@ def stats_cached(name: str, compute: Callable[[], T]) -> T:
     The one staleness rule of the request path's caches: only figures computed over the whole
     catalog (the colour choices) are cached, and a change to
     the catalog shows in them within that time. Everything a shopper acts on (products, prices,
-    categories, the active model, API keys) is read from the database on every request."""
+    a chosen category, the active model, API keys) is read from the database on every request;
+    the rendered category select is cached under the categories' version
+    (catalog.selectors.categories_version), which changes with them."""
     return cast(
         T, cache.get_or_set(f"snapshelf:search:stats:{name}", compute, search_setting("SEARCH_STATS_TTL_SECONDS"))
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import Category, Product
@@ -78,17 +80,38 @@ def test_bad_input_gets_a_message_not_an_error(client, demo_index, data, message
     assert message in response.content.decode()
 
 
-def test_the_filter_selects_show_the_choice_and_a_new_category_at_once(client, demo_index):
-    # The rendered selects are kept in Django's cache under a digest of the options read for the
-    # request (search/templates/search/results.html): a new category is a new key, never stale.
+def test_the_filter_selects_show_the_choice_and_category_changes_once_committed(
+    client, demo_index, django_capture_on_commit_callbacks
+):
+    # The rendered selects are kept in Django's cache under the categories' version
+    # (catalog.selectors.categories_version), which changes once a category's save or delete
+    # commits: a new or renamed category shows on the next page, never a stale select.
     kitchen = Category.objects.get(name="Kitchen")
     first = client.get(reverse(RESULTS), {"q": "mug", "category": kitchen.pk}).content.decode()
     assert f'<option value="{kitchen.pk}" selected>' in first
     again = client.get(reverse(RESULTS), {"q": "mug"}).content.decode()
     assert f'<option value="{kitchen.pk}" selected>' not in again and f'<option value="{kitchen.pk}">' in again
-    garden = Category.objects.create(name="Garden tools", slug="garden-tools")
+    with django_capture_on_commit_callbacks(execute=True):
+        garden = Category.objects.create(name="Garden tools", slug="garden-tools")
     fresh = client.get(reverse(RESULTS), {"q": "mug"}).content.decode()
     assert f'<option value="{garden.pk}">Garden tools</option>' in fresh
+    with django_capture_on_commit_callbacks(execute=True):
+        garden.name = "Garden"
+        garden.save()
+    renamed = client.get(reverse(RESULTS), {"q": "mug"}).content.decode()
+    assert f'<option value="{garden.pk}">Garden</option>' in renamed
+    with django_capture_on_commit_callbacks(execute=True):
+        garden.delete()
+    assert f'<option value="{garden.pk}">' not in client.get(reverse(RESULTS), {"q": "mug"}).content.decode()
+
+
+def test_a_words_search_reads_no_categories_once_the_selects_are_cached(client, demo_index):
+    # The category options are read only to check a chosen category or to render the selects.
+    client.get(reverse(RESULTS), {"q": "mug"})
+    with CaptureQueriesContext(connection) as statements:
+        page = client.get(reverse(RESULTS), {"q": "cup"})
+    assert page.status_code == 200 and "All categories</option>" in page.content.decode()
+    assert not [s["sql"] for s in statements if 'FROM "catalog_category"' in (s["sql"] or "")]
 
 
 @pytest.mark.parametrize("category", ["999999999", "abc", "1.5", "-1", "99999999999999999999999", "1\x00"])
