@@ -28,9 +28,11 @@ Uses config.settings.test: its own Postgres and Redis in a temporary folder, nev
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import os
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 # WhiteNoise warns once per request that collectstatic has not run; irrelevant here.
 warnings.filterwarnings("ignore", message="No directory at")
@@ -60,11 +63,15 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
+from benchmarks.quality.datasets import FASHION  # noqa: E402  (SNAPSHELF_DATASETS_DIR or ../shared/datasets)
 from catalog.importing.readers import read_fashion_csv  # noqa: E402
 from catalog.importing.runner import CatalogImporter  # noqa: E402
 from catalog.models import Category, Product  # noqa: E402
 from catalog.selectors import category_subtree_ids  # noqa: E402
+from catalog.services import category_get_or_create_path  # noqa: E402
 from search.conf import search_setting  # noqa: E402
+from search.embedders.base import l2_normalise  # noqa: E402
+from search.embedders.offline import CNN_DIM, HIST_DIM, hsv_bins, image_square  # noqa: E402
 from search.embedders.registry import embedder_get  # noqa: E402
 from search.models import EmbeddingModel  # noqa: E402
 from search.services import keywords  # noqa: E402
@@ -77,6 +84,7 @@ from search.services.product_search import (  # noqa: E402
     product_search,
 )
 from search.services.vector_legs import exact_scan_chosen, neighbours, products_nearest  # noqa: E402
+from search.shopper_photos import shopper_photo  # noqa: E402
 from search.vector_store import (  # noqa: E402
     _cast,
     filtered_rows_estimate,
@@ -89,7 +97,6 @@ from search.vector_store import (  # noqa: E402
     vector_literal,
 )
 
-FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion"
 DIM = 512
 K = 10
 
@@ -256,11 +263,12 @@ def index_build(model: EmbeddingModel, precision: str, first: bool) -> None:
         (hnsw_indexes_create if first else hnsw_indexes_rebuild)(model)
         seconds = time.perf_counter() - start
     model.refresh_from_db()
-    rows = len(BENCH["meta"]["product"])
+    rows = BENCH["rows"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_relation_size(%s)", [hnsw_index_name(model, "image", precision)])
         size = cursor.fetchone()[0]
-    print(f"\n## {precision} index over {rows:,} x {DIM}: built in {seconds:.1f} s, {size / 2**20:,.0f} MiB "
+    print(f"\n## {precision} index over {rows:,} x {model.image_dim}: built in {seconds:.1f} s, "
+          f"{size / 2**20:,.0f} MiB "
           f"({size / rows * 1e6 / 2**30:.2f} GiB per million vectors)  [load {os.getloadavg()[0]:.1f}]")  # fmt: skip
 
 
@@ -281,16 +289,18 @@ def plain_psycopg(
     raw.execute(f"SET hnsw.ef_search = {int(ef_search)}")
     key = _cast(model, "image", precision=precision)
     where = f"model_id = {model.pk} AND embedding IS NOT NULL"
+    dim = model.image_dim
+    column = "image_id" if BENCH.get("item_ids") else "product_id"  # what recall compares (see ids())
     if precision == "bit":
         candidates = rerank_candidates(model, K)
         sql = (
-            f"SELECT product_id FROM (SELECT product_id, embedding FROM search_imageembedding WHERE {where} "
-            f"ORDER BY {key} <~> binary_quantize(%s::vector({DIM}))::bit({DIM}) LIMIT {candidates}) c "
-            f"ORDER BY embedding::vector({DIM}) <=> %s::vector({DIM}) LIMIT {K}"
+            f"SELECT {column} FROM (SELECT {column}, embedding FROM search_imageembedding WHERE {where} "
+            f"ORDER BY {key} <~> binary_quantize(%s::vector({dim}))::bit({dim}) LIMIT {candidates}) c "
+            f"ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT {K}"
         )
     else:
-        sql = (f"SELECT product_id FROM search_imageembedding WHERE {where} "
-               f"ORDER BY {key} <=> %s::{precision}({DIM}) LIMIT {K}")  # fmt: skip
+        sql = (f"SELECT {column} FROM search_imageembedding WHERE {where} "
+               f"ORDER BY {key} <=> %s::{precision}({dim}) LIMIT {K}")  # fmt: skip
     cursor = raw.cursor()
     arguments = 2 if precision == "bit" else 1
 
@@ -308,7 +318,10 @@ def plain_psycopg(
 
 
 def unfiltered_section(model: EmbeddingModel, queries: np.ndarray, truth: list[list[int]], exact_p95: float,
-                       ef_values: list[int]) -> None:  # fmt: skip
+                       ef_values: list[int], truth_products: list[list[int]] | None = None) -> None:  # fmt: skip
+    """``truth``: the exact top 10 as ids() gives them; ``truth_products``: the exact 10 nearest
+    products, each once (the service leg's answer; the same as ``truth`` with one vector per product)."""
+    truth_products = truth if truth_products is None else truth_products
     precision = model.index_precision
     broad = product_filter_build(SearchFilters())
     for ef_search in ef_values:
@@ -337,7 +350,7 @@ def unfiltered_section(model: EmbeddingModel, queries: np.ndarray, truth: list[l
              f"1/{exact_p95 / p(plain_t, 95):.1f} of exact p95")  # fmt: skip
         line(f"vector_store, {label}", own_t, f"recall@10 {recall(ids(own_r), truth):.3f}  "
              f"1/{exact_p95 / p(own_t, 95):.1f} of exact p95")  # fmt: skip
-        line(f"service leg, {label}", leg_t, f"recall@10 {recall(product_ids(leg_r), truth):.3f}  "
+        line(f"service leg, {label}", leg_t, f"recall@10 {recall(product_ids(leg_r), truth_products):.3f}  "
              f"1/{exact_p95 / p(leg_t, 95):.1f} of exact p95")  # fmt: skip
         for name, variant_t in times.items():  # --transport-lines
             line(f"{name}", variant_t, f"recall@10 {recall(results[name], truth):.3f}  "
@@ -373,7 +386,7 @@ def synthetic_section(args: argparse.Namespace, rng: np.random.Generator) -> Non
     centres = rng.normal(size=(100, DIM)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     model, meta = synthetic_load(args.rows, rng, centres)
-    BENCH.update(meta=meta, forced_max_share=args.forced_max_share, transport_lines=args.transport_lines)
+    BENCH.update(rows=args.rows, forced_max_share=args.forced_max_share, transport_lines=args.transport_lines)
     queries = clustered(rng, args.queries, centres)
     filters = synthetic_filters(meta)
     start = time.perf_counter()
@@ -458,6 +471,10 @@ def timed_each(function: Callable[[Any], Any], queries: Sequence[Any]) -> tuple[
 
 
 def ids(results: list) -> list[list[int]]:  # type: ignore[type-arg]
+    """What recall compares: product ids (one vector per product), or with several vectors per
+    product (BENCH["item_ids"], the fashion crops) the rows' own image ids."""
+    if BENCH.get("item_ids"):
+        return [[n.item_id for n in result] for result in results]
     return [[n.product_id for n in result] for result in results]
 
 
@@ -643,6 +660,268 @@ def statements_of(step: Callable[[str], Any], text: str) -> list[Statement]:
     return sent
 
 
+# --- fashion-derived crops ------------------------------------------------------------------
+#
+# Issue 15 asks for "a fashion-derived set of the same size: several stored crops or augmentations
+# per product". Embedding a million augmented photos would take days on 2 cores, so each fashion
+# photo goes through the offline preset's network once, and its crops are pooled from regions of
+# that one feature map: a crop vector is the preset's own recipe (the mean of the CNN feature over
+# the region, L2, and the foreground colour histogram of the same pixels, weighted and
+# concatenated, L2) applied to a rectangle of whole cells of the 7 x 7 map (32 x 32 px each of
+# the 224 px square). The whole map is exactly the catalog photo's stored vector (checked below).
+# A crop pooled from the map is not the vector of the cropped photo embedded on its own (the
+# network saw the whole photo around it), but every vector is the real model's, of a real photo.
+
+GRID = 7  # EfficientNet-Lite0's last feature map of a 224 px square
+CELL = 224 // GRID
+CROP_MIN_CELLS = 3  # a crop covers at least 3 x 3 cells (96 x 96 px, 18% of the photo)
+
+
+def crop_regions() -> np.ndarray:
+    """Every rectangle of whole cells with sides of at least CROP_MIN_CELLS, the whole map first:
+    (225, 4) rows of top, left, bottom, right (exclusive)."""
+    spans = [(a, b) for a in range(GRID) for b in range(a + CROP_MIN_CELLS, GRID + 1)]
+    regions = [(top, left, bottom, right) for top, bottom in spans for left, right in spans]
+    whole = (0, 0, GRID, GRID)
+    return np.array([whole, *(region for region in regions if region != whole)])
+
+
+def fashion_records() -> list[Any]:
+    return [row for row in read_fashion_csv(FASHION / "metadata.csv") if hasattr(row, "images") and row.images]
+
+
+def fashion_features(records: list[Any], embedder: Any, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One forward pass per photo: the last feature maps (N, 1280, 7, 7) and each cell's
+    foreground colour histogram counts (N, 7, 7, 128), cached in ``cache`` under a key of the
+    model id and the photos (a second run reads them back)."""
+    key = hashlib.sha256("|".join([embedder.model_id, *(r.images[0].location for r in records)]).encode()).hexdigest()
+    maps_path, hists_path = cache / f"maps-{key[:16]}.npy", cache / f"hists-{key[:16]}.npy"
+    if maps_path.exists() and hists_path.exists():
+        print(f"  feature maps read from {maps_path}")
+        return np.load(maps_path, mmap_mode="r"), np.load(hists_path)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f"maps-{key[:16]}.partial.npy"
+    maps = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(len(records), CNN_DIM, GRID, GRID))
+    hists = np.zeros((len(records), GRID, GRID, HIST_DIM), dtype=np.uint16)  # at most 1,024 pixels a cell
+    cells = (np.arange(224)[:, None] // CELL) * GRID + np.arange(224)[None, :] // CELL
+    start, batch = time.perf_counter(), 32
+    for first in range(0, len(records), batch):
+        images = []
+        for record in records[first : first + batch]:
+            with Image.open(FASHION / record.images[0].location) as image:
+                images.append(image.convert("RGB"))
+        maps[first : first + len(images)] = embedder.feature_maps(images)
+        for offset, image in enumerate(images):
+            bins = hsv_bins(image_square(image))
+            foreground = bins >= 0
+            counts = np.bincount(cells[foreground] * HIST_DIM + bins[foreground], minlength=GRID * GRID * HIST_DIM)
+            hists[first + offset] = counts.reshape(GRID, GRID, HIST_DIM)
+        if first // batch % 50 == 0:
+            print(f"    {first + len(images):,} photos through the network, {time.perf_counter() - start:.0f} s  "
+                  f"[load {os.getloadavg()[0]:.1f}]", flush=True)  # fmt: skip
+    maps.flush()
+    del maps
+    partial.rename(maps_path)
+    np.save(hists_path, hists)
+    print(f"  feature maps of {len(records):,} photos in {time.perf_counter() - start:.0f} s, kept in {cache}")
+    return np.load(maps_path, mmap_mode="r"), hists
+
+
+def crop_vectors(
+    feature_map: np.ndarray, cell_hists: np.ndarray, regions: np.ndarray, hist_weight: float
+) -> np.ndarray:
+    """The preset's recipe over each region of one photo's map: (len(regions), 1408), unit length."""
+    integral = np.zeros((CNN_DIM, GRID + 1, GRID + 1), dtype=np.float64)
+    integral[:, 1:, 1:] = feature_map.astype(np.float64).cumsum(1).cumsum(2)
+    hist_integral = np.zeros((GRID + 1, GRID + 1, HIST_DIM), dtype=np.float64)
+    hist_integral[1:, 1:] = cell_hists.astype(np.float64).cumsum(0).cumsum(1)
+    top, left, bottom, right = regions.T
+    sums = integral[:, bottom, right] - integral[:, top, right] - integral[:, bottom, left] + integral[:, top, left]
+    cnn = l2_normalise((sums / ((bottom - top) * (right - left))).T)
+    hist = (
+        hist_integral[bottom, right]
+        - hist_integral[top, right]
+        - hist_integral[bottom, left]
+        + hist_integral[top, left]
+    )
+    hist = l2_normalise(hist)  # all-background crops stay zero, as foreground_hsv_histogram gives
+    return l2_normalise(np.concatenate([cnn, hist_weight * hist], axis=1))
+
+
+class RunningTop:
+    """The exact top K rows (scores and row numbers) per query under one row mask, kept while the
+    vectors stream past in chunks (a million 1408-d vectors are never all in memory)."""
+
+    def __init__(self, queries: int) -> None:
+        self.scores = np.full((queries, K), -np.inf, dtype=np.float32)
+        self.rows = np.full((queries, K), -1, dtype=np.int64)
+
+    def add(self, scores: np.ndarray, first_row: int, mask: np.ndarray | None) -> None:
+        """``scores``: (chunk rows, queries), higher is nearer."""
+        rows = np.arange(first_row, first_row + len(scores))
+        if mask is not None:
+            scores, rows = scores[mask], rows[mask]
+        if not len(rows):
+            return
+        take = min(K, len(rows))
+        best = np.argpartition(-scores, take - 1, axis=0)[:take].T  # (queries, take)
+        candidate_scores = np.concatenate([self.scores, np.take_along_axis(scores.T, best, axis=1)], axis=1)
+        candidate_rows = np.concatenate([self.rows, rows[best]], axis=1)
+        order = np.argsort(-candidate_scores, axis=1, kind="stable")[:, :K]
+        self.scores = np.take_along_axis(candidate_scores, order, axis=1)
+        self.rows = np.take_along_axis(candidate_rows, order, axis=1)
+
+
+def crops_load(count: int, args: argparse.Namespace) -> tuple[EmbeddingModel, np.ndarray, dict[str, Any]]:
+    """Fashion products minus the query products, ``count`` crop vectors in all; returns the
+    model, the query vectors and the exact answers (image ids per query; "" unfiltered, "products":
+    the 10 nearest products each once, and one entry per filter) with the filters."""
+    records = fashion_records()
+    step = max(1, len(records) // args.queries)
+    held_out = set(range(0, len(records), step)[: args.queries])
+    stored = [i for i in range(len(records)) if i not in held_out]
+    embedder = embedder_get("offline")
+    maps, hists = fashion_features(records, embedder, Path(args.feature_cache))
+    # Queries: shopper-like copies (search/shopper_photos.py) of the held-out products' photos,
+    # embedded as a shopper's photo is (embed_query_images: the preset's query pooling).
+    photos = []
+    for index in sorted(held_out):
+        with Image.open(FASHION / records[index].images[0].location) as image:
+            photos.append(shopper_photo(image.convert("RGB"), seed=index))
+    queries = embedder.embed_query_images(photos)
+    # The whole map is the catalog vector the preset stores for the photo: the recipe is the same.
+    check = [stored[0], stored[len(stored) // 2]]
+    with Image.open(FASHION / records[check[0]].images[0].location) as a, \
+            Image.open(FASHION / records[check[1]].images[0].location) as b:  # fmt: skip
+        catalog = embedder.embed_images([a.convert("RGB"), b.convert("RGB")])
+    regions = crop_regions()
+    derived = np.stack([crop_vectors(maps[i], hists[i], regions[:1], embedder.hist_weight)[0] for i in check])
+    print(f"  whole-map crop against the preset's own catalog vector of the photo: max |difference| "
+          f"{np.abs(derived - catalog).max():.2e}")  # fmt: skip
+    per_product = np.full(len(stored), count // len(stored))
+    per_product[: count % len(stored)] += 1
+    if per_product.max() > len(regions):
+        raise SystemExit(f"--fashion-crops {count:,}: at most {len(regions) * len(stored):,} crops of these photos")
+    model = EmbeddingModel.objects.create(
+        name="bench-fashion-crops", model_id=f"crops-of-{embedder.model_id}", image_dim=embedder.image_dim,
+        text_dim=embedder.text_dim, shared_space=False, status="retired",
+    )  # fmt: skip
+    products, paths = [], {}
+    for index in stored:
+        row = records[index]
+        if row.category_path not in paths:
+            paths[row.category_path] = category_get_or_create_path(row.category_path)
+        fields = dict(row.fields, in_stock=row.fields.get("stock", 0) > 0)
+        products.append(Product(sku=row.sku, category=paths[row.category_path], **fields))
+    Product.objects.bulk_create(products, batch_size=2000)
+    with connection.cursor() as cursor:
+        # One image row per crop (position = the crop's number), in product order.
+        cursor.execute(
+            "INSERT INTO catalog_productimage (product_id, file, position, alt_text, width, height, sha256, "
+            "source_url, search_only, thumbnails, thumbnails_of, created_at, updated_at) "
+            "SELECT c.product_id, 'crop.png', g, '', 96, 96, md5(c.product_id || '-' || g), '', g > 0, '{}', '', "
+            "now(), now() FROM unnest(%s::bigint[], %s::int[]) AS c(product_id, crops), "
+            "generate_series(0, c.crops - 1) g ORDER BY c.product_id, g",
+            [[p.pk for p in products], per_product.tolist()],
+        )
+        cursor.execute(
+            "SELECT id, product_id FROM catalog_productimage WHERE file = 'crop.png' ORDER BY product_id, position"
+        )
+        image_rows = cursor.fetchall()
+    image_ids = [int(row[0]) for row in image_rows]
+    row_products = [int(row[1]) for row in image_rows]
+    filters = crops_filters(products, per_product)
+    truth = {name: RunningTop(len(queries)) for name in ["", *filters]}
+    product_best = np.full((len(products), len(queries)), -np.inf, dtype=np.float32)
+    rng = np.random.default_rng(15)
+    register_vector(connection.connection)
+    start, first_row, chunk = time.perf_counter(), 0, 100
+    now = django.utils.timezone.now()
+    with connection.cursor() as cursor, cursor.cursor.copy(
+        "COPY search_imageembedding (image_id, product_id, model_id, embedding, status, error, attempts, "
+        "source_hash, claimed_by, updated_at) FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:  # fmt: skip
+        copy.set_types(
+            ["int8", "int8", "int8", "vector", "varchar", "text", "int2", "varchar", "varchar", "timestamptz"]
+        )
+        for first in range(0, len(stored), chunk):
+            parts = []
+            for number in range(first, min(first + chunk, len(stored))):
+                # The whole photo, then crops drawn without repeats from the other 224 regions.
+                picks = np.concatenate([[0], 1 + rng.permutation(len(regions) - 1)[: per_product[number] - 1]])
+                parts.append(crop_vectors(maps[stored[number]], hists[stored[number]], regions[picks],
+                                          embedder.hist_weight))  # fmt: skip
+            vectors = np.concatenate(parts).astype(np.float32)
+            for offset, vector in enumerate(vectors):
+                row = first_row + offset
+                copy.write_row([image_ids[row], row_products[row], model.pk, vector, "ready", "", 1, "", "", now])
+            scores = vectors @ queries.T
+            for name, top in truth.items():
+                top.add(scores, first_row, None if not name else filters[name][1][first_row : first_row + len(vectors)])
+            bounds = np.cumsum([0, *(len(part) for part in parts[:-1])])
+            product_best[first : first + len(parts)] = np.maximum.reduceat(scores, bounds, axis=0)
+            first_row += len(vectors)
+            if first // chunk % 20 == 0:
+                print(f"    {first_row:,} crop vectors written, {time.perf_counter() - start:.0f} s  "
+                      f"[load {os.getloadavg()[0]:.1f}]", flush=True)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE catalog_product")
+        cursor.execute("VACUUM ANALYZE catalog_productimage")
+        cursor.execute("VACUUM ANALYZE search_imageembedding")
+        cursor.execute("ALTER TABLE search_imageembedding SET (parallel_workers = 2)")
+        cursor.execute("SELECT pg_table_size('search_imageembedding')")
+        table_bytes = cursor.fetchone()[0]
+    print(f"  {len(products):,} fashion products, {first_row:,} crop vectors "
+          f"({per_product.min()}-{per_product.max()} per product) written and exact answers kept in "
+          f"{time.perf_counter() - start:.0f} s; vector table {table_bytes / 2**20:,.0f} MiB "
+          f"({table_bytes / first_row * 1e6 / 2**30:.2f} GiB per million rows)")  # fmt: skip
+    answers: dict[str, Any] = {name: [[int(image_ids[r]) for r in rows if r >= 0] for rows in top.rows]
+                               for name, top in truth.items()}  # fmt: skip
+    nearest = np.argsort(-product_best, axis=0, kind="stable")[:K].T
+    answers["products"] = [[products[i].pk for i in row] for row in nearest]
+    answers["filters"] = filters
+    return model, queries, answers
+
+
+def crops_filters(products: list[Product], per_product: np.ndarray) -> dict[str, tuple[SearchFilters, np.ndarray]]:
+    """Category subtrees and colours of the real fashion data keeping about 1%, 10% and 50% of the
+    crop vectors, each with its mask over the rows (in product order)."""
+    rows = per_product.sum()
+    by_category: dict[int, np.ndarray] = {}
+    for category in Category.objects.all():
+        subtree = set(category_subtree_ids(category))
+        by_category[category.pk] = np.array([p.category_id in subtree for p in products])
+    colours = {str(p.attributes.get("colour", "")) for p in products} - {""}
+    by_colour = {c: np.array([p.attributes.get("colour") == c for p in products]) for c in colours}
+    categories = {c.pk: c for c in Category.objects.all()}
+    filters: dict[str, tuple[SearchFilters, np.ndarray]] = {}
+    for target in (0.01, 0.1, 0.5):
+        pk = min(by_category, key=lambda c: abs(per_product[by_category[c]].sum() / rows - target))
+        mask = np.repeat(by_category[pk], per_product)
+        filters[f"category {categories[pk].name} ~{target:.0%}"] = (SearchFilters(category=categories[pk]), mask)
+        colour = min(by_colour, key=lambda c: abs(per_product[by_colour[c]].sum() / rows - target))
+        if abs(per_product[by_colour[colour]].sum() / rows - target) < target / 2:
+            mask = np.repeat(by_colour[colour], per_product)
+            filters[f"colour {colour} ~{target:.0%}"] = (SearchFilters(attributes={"colour": colour}), mask)
+    return filters
+
+
+def crops_section(args: argparse.Namespace) -> None:
+    print(f"\n## Fashion-derived crops: {args.fashion_crops:,} vectors")
+    model, queries, answers = crops_load(args.fashion_crops, args)
+    BENCH.update(rows=args.fashion_crops, item_ids=True, forced_max_share=args.forced_max_share)
+    exact_queries = queries[: args.exact_queries]
+    exact_t, exact_r = timed_each(lambda q: neighbours_exact(model, "image", q, limit=K), exact_queries)
+    line(f"exact scan, no filter ({len(exact_queries)} queries)", exact_t,
+         f"agrees with numpy: recall@10 {recall(ids(exact_r), answers[''][: len(exact_queries)]):.3f}")  # fmt: skip
+    ef_values = [int(v) for v in args.ef_search.split(",")] if args.ef_search else [search_setting("SEARCH_EF_SEARCH")]
+    with override_settings(SNAPSHELF_INDEX_BUILD_MEMORY_MB=args.build_memory_mb):
+        index_build(model, "halfvec", first=True)
+    unfiltered_section(model, queries, answers[""], p(exact_t, 95), ef_values, truth_products=answers["products"])
+    if args.filters:
+        filtered_section(model, queries, {}, answers, answers["filters"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000, help="synthetic vectors (default 100,000)")
@@ -669,6 +948,18 @@ def main() -> None:
         help="also measure halfvec re-ranked from this many candidates (0: skip)",
     )
     parser.add_argument("--no-filters", dest="filters", action="store_false", help="skip the filter lines")
+    parser.add_argument(
+        "--fashion-crops",
+        type=int,
+        default=0,
+        help="also measure this many crop vectors derived from the fashion photos (offline preset, "
+        "1408-d; one forward pass per photo, crops pooled from its feature map; 0: skip)",
+    )
+    parser.add_argument(
+        "--feature-cache",
+        default=str(Path(tempfile.gettempdir()) / "snapshelf-benchmarks"),
+        help="where the fashion photos' feature maps are kept between runs (about 2.5 GB)",
+    )
     parser.add_argument(
         "--transport-lines",
         action="store_true",
@@ -704,6 +995,10 @@ def main() -> None:
         print(f"\n(fashion skipped: {FASHION} is absent)", file=sys.stderr)
     if args.rows:
         synthetic_section(args, rng)
+    if args.fashion_crops and FASHION.is_dir():
+        crops_section(args)
+    elif args.fashion_crops:
+        print(f"\n(fashion crops skipped: {FASHION} is absent)", file=sys.stderr)
 
 
 if __name__ == "__main__":

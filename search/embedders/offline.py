@@ -100,10 +100,20 @@ class OfflineEmbedder(Embedder):
     def _query_batch_embed(self, images: list[Image.Image]) -> torch.Tensor:
         return self._batch_embed(images, regions=QUERY_REGIONS)
 
+    def feature_maps(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """The network's last feature maps of the images' squares (what the vectors pool), shape
+        (N, 1280, 7, 7); benchmarks/search.py pools regions of them as crop vectors."""
+        squares = [image_square(flatten_to_rgb(image)) for image in images]
+        with torch.inference_mode():
+            return self._features(squares).float().cpu().numpy()
+
+    def _features(self, squares: list[Image.Image]) -> torch.Tensor:
+        pixels = np.stack([np.asarray(square) for square in squares])
+        return self._cnn.extract_features(_pixels_normalise(pixels).to(self.device))
+
     def _batch_embed(self, images: list[Image.Image], *, regions: tuple[float, ...]) -> torch.Tensor:
         squares = [image_square(image) for image in images]
-        pixels = np.stack([np.asarray(square) for square in squares])
-        features = self._cnn.extract_features(_pixels_normalise(pixels).to(self.device))
+        features = self._features(squares)
         pooled = torch.stack([F.normalize(_centre_mean(features, share), dim=1) for share in regions])
         vectors = F.normalize(pooled.sum(dim=0), dim=1)
         if self.hist_weight <= 0:
@@ -142,18 +152,20 @@ def image_square(image: Image.Image) -> Image.Image:
 def foreground_hsv_histogram(image: Image.Image) -> np.ndarray:
     """L2-normalised HSV histogram (8x4x4) of the pixels that are not near-white background;
     all zeros when the image is all background."""
-    hsv = np.asarray(image.convert("HSV"))
-    hue, saturation, value = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    foreground = ~((saturation < BACKGROUND_MAX_SATURATION) & (value > BACKGROUND_MIN_VALUE))
-    h_bins, s_bins, v_bins = HIST_BINS
-    bins = (
-        (hue[foreground].astype(np.int64) * h_bins // 256) * s_bins * v_bins
-        + (saturation[foreground].astype(np.int64) * s_bins // 256) * v_bins
-        + value[foreground].astype(np.int64) * v_bins // 256
-    )
-    hist = np.bincount(bins, minlength=HIST_DIM).astype(np.float32)
+    bins = hsv_bins(image)
+    hist = np.bincount(bins[bins >= 0], minlength=HIST_DIM).astype(np.float32)
     norm = np.linalg.norm(hist)
     return hist / norm if norm > 0 else hist
+
+
+def hsv_bins(image: Image.Image) -> np.ndarray:
+    """Each pixel's HSV histogram bin (0 to HIST_DIM - 1), -1 for near-white background, (H, W)."""
+    hsv = np.asarray(image.convert("HSV"))
+    hue, saturation, value = (hsv[..., channel].astype(np.int64) for channel in range(3))
+    foreground = ~((saturation < BACKGROUND_MAX_SATURATION) & (value > BACKGROUND_MIN_VALUE))
+    h_bins, s_bins, v_bins = HIST_BINS
+    bins = (hue * h_bins // 256) * s_bins * v_bins + (saturation * s_bins // 256) * v_bins + value * v_bins // 256
+    return np.where(foreground, bins, -1)
 
 
 def _pixels_normalise(pixels: np.ndarray) -> torch.Tensor:

@@ -1,7 +1,14 @@
 import numpy as np
 from PIL import Image
 
-from search.embedders.offline import CNN_DIM, HIST_DIM, IMAGE_SIZE, foreground_hsv_histogram, image_square
+from search.embedders.offline import (
+    CNN_DIM,
+    HIST_DIM,
+    IMAGE_SIZE,
+    foreground_hsv_histogram,
+    hsv_bins,
+    image_square,
+)
 from tests.search.embedders.drawings import BLUE, RED, disc, mug, mug_variant, star
 
 
@@ -112,3 +119,25 @@ def test_match_vectors_are_the_classifier_logits_of_the_cnn_part(offline_embedde
     other_colours[:, CNN_DIM:] = vectors[::-1, CNN_DIM:]  # swap the histograms
     np.testing.assert_allclose(offline_embedder.match_vectors(other_colours), mapped, atol=1e-5)
     assert mapped[0] @ mapped[1] > mapped[0] @ mapped[2]
+
+
+def test_feature_maps_are_what_a_catalog_vector_pools(offline_embedder):
+    """benchmarks/search.py pools crop vectors from these maps: the whole map's mean is the
+    catalog vector's CNN part."""
+    images = [mug(RED), star(BLUE)]
+    maps = offline_embedder.feature_maps(images)
+    assert maps.shape == (2, CNN_DIM, 7, 7)
+    pooled = maps.mean(axis=(2, 3))
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    cnn = offline_embedder.embed_images(images)[:, :CNN_DIM]
+    np.testing.assert_allclose(pooled, cnn / np.linalg.norm(cnn, axis=1, keepdims=True), atol=1e-5)
+
+
+def test_histogram_bins_of_a_region_give_that_crops_histogram():
+    square = image_square(mug(RED))
+    bins = hsv_bins(square)
+    assert bins.shape == (IMAGE_SIZE, IMAGE_SIZE) and (bins == -1).any() and (bins >= 0).any()
+    region = bins[32:160, 64:224]
+    counts = np.bincount(region[region >= 0], minlength=HIST_DIM).astype(np.float32)
+    expected = foreground_hsv_histogram(square.crop((64, 32, 224, 160)))
+    np.testing.assert_allclose(counts / np.linalg.norm(counts), expected, atol=1e-6)
