@@ -3,6 +3,7 @@
     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=2147483647:glibc.malloc.trim_threshold=4294967295 \\
         python -m benchmarks.search [--rows 100000] [--fashion 1000] [--queries 200] [--url URL]
             [--precisions halfvec,bit,vector] [--exact-queries 50] [--build-memory-mb 2048]
+            [--fashion-crops 1000000 --feature-cache DIR]
 
 1. Synthetic: ``--rows`` clustered unit vectors (512-d) written straight into the index tables
    (products with prices, categories, brands, stock and a colour attribute made with SQL, vectors
@@ -20,6 +21,12 @@
    or JSON) and, with ``--url``, any URL, against text encoding plus raw SQL: the legs' SQL alone,
    every statement the request itself sends replayed on a bare cursor, and (the baseline closest
    to the request) the text encoded and then those statements replayed at once, timed as one.
+4. Fashion-derived crops (``--fashion-crops N``): N 1408-d vectors of the offline preset, several
+   stored crops per fashion product, pooled from regions of each photo's one feature map (the
+   recipe is at *fashion-derived crops* below); queries are shopper-like copies of held-out
+   products' photos embedded as query photos; the halfvec index's build, size, p50/p95 against
+   the exact scan, recall@10 of rows (and of products for the service leg) against exact answers
+   in numpy, and the filter lines on real categories and colours.
 
 Every timed line ends with the 1-minute load average when it finished (the machine may be shared).
 Uses config.settings.test: its own Postgres and Redis in a temporary folder, never .data/.
