@@ -19,6 +19,7 @@ from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, NoMat
 from search.selectors import index_status
 from search.services.index_queue import embeddings_queue_again, models_wanted, products_reembed
 from search.services.model_switch import ModelSwitchError, embedding_model_activate
+from search.services.no_match import shop_photos_decide
 from search.services.tuning import tuning_blocked
 from search.tasks import embeddings_process_enqueue, model_tune_enqueue, no_match_calibrate_enqueue
 
@@ -148,14 +149,16 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
         if calibration.match_threshold is not None:
             threshold = f"{calibration.match_threshold:.4f} ({_space(calibration.match_space)})"
         search_threshold = "-" if calibration.threshold is None else f"{calibration.threshold:.4f}"
+        source = "the shop photos alone" if shop_photos_decide(calibration.shop_photos) else "copies and shop photos"
         return format_html(
-            "Threshold {} keeps {} of real matches. Calibrated {} in {} s on {} shopper-like copies and {} shop "
-            "photos ({} images of {} products then), {} negative pairs.<br>Positives by quantile, as the flag "
+            "Threshold {} keeps {} of real matches ({}). Calibrated {} in {} s on {} shopper-like copies and {} "
+            "shop photos ({} images of {} products then), {} negative pairs.<br>Positives by quantile, as the flag "
             "measures them (the best matches' distance in {}): {}<br>In search distance: best match in the "
             "catalog {} (threshold {}); against their own product {}<br>Negatives (random pairs of products) by "
             "quantile: {}",
-            threshold, f"{calibration.keep_share:.0%}", calibration.calibrated_at.strftime("%Y-%m-%d %H:%M UTC"),
-            calibration.seconds, calibration.copies, calibration.shop_photos, calibration.catalog_images,
+            threshold, f"{calibration.keep_share:.0%}", source,
+            calibration.calibrated_at.strftime("%Y-%m-%d %H:%M UTC"), calibration.seconds, calibration.copies,
+            calibration.shop_photos, calibration.catalog_images,
             calibration.catalog_products, calibration.negative_pairs, _space(calibration.match_space),
             _quantiles_text(calibration.match_quantiles), _quantiles_text(calibration.positive_quantiles),
             search_threshold, _quantiles_text(calibration.own_product_quantiles),

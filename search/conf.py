@@ -82,10 +82,14 @@ DEFAULTS: dict[str, Any] = {
     # what this share of real matches stays within: measured per model on shopper-like copies of
     # catalog photos and on search-only shop photos (search/services/no_match.py).
     "SEARCH_NO_MATCH_KEEP_SHARE": 0.99,
-    # Catalog photos sampled for a calibration (each copied and embedded once).
+    # Catalog photos sampled for a calibration (each copied and embedded once; in a catalog with
+    # fewer photos, each copied up to 4 times).
     "SEARCH_NO_MATCH_SAMPLE": 300,
     # Fewer positives than this: no threshold, nothing flagged, until the catalog grows.
     "SEARCH_NO_MATCH_MIN_PHOTOS": 20,
+    # With this many search-only shop photos in the sample, the threshold keeps KEEP_SHARE of them
+    # alone (real photos), not of the shopper-like copies (docs/quality.md).
+    "SEARCH_NO_MATCH_MIN_SHOP_PHOTOS": 100,
     # Recalibrate when the model's image vectors have grown by this share since the last time.
     "SEARCH_NO_MATCH_RECALIBRATE_GROWTH": 0.2,
     # Words that match nothing in the catalog are corrected to the closest catalog word at or

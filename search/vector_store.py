@@ -462,15 +462,19 @@ class ImageVectors:
     vectors: np.ndarray  # (N, dim)
 
 
-def image_vectors_sample(model: EmbeddingModel, *, size: int) -> ImageVectors:
-    """Up to ``size`` random image vectors of the model's active products (for calibration)."""
+def image_vectors_sample(model: EmbeddingModel, *, size: int, salt: str) -> ImageVectors:
+    """Up to ``size`` image vectors of the model's active products (for calibration), drawn the
+    same way every time for the same catalog and ``salt``: in the order of a hash of the salt, the
+    product's SKU and the image's bytes (SHA-256), never of database ids (two databases holding
+    the same catalog number its rows differently) or ``random()``."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT e.image_id, e.product_id, i.search_only, e.embedding::text FROM {TABLES['image']} e "
             f"JOIN {ProductImage._meta.db_table} i ON i.id = e.image_id "
             f"JOIN {Product._meta.db_table} p ON p.id = e.product_id "
-            f"WHERE {_where(model, None)[0]} AND p.is_active ORDER BY random() LIMIT %s",
-            [int(size)],
+            f"WHERE {_where(model, None)[0]} AND p.is_active "
+            "ORDER BY md5(%s || '|' || p.sku || '|' || i.sha256), e.image_id LIMIT %s",
+            [salt, int(size)],
         )
         return _image_vectors(model, cursor.fetchall())
 

@@ -148,6 +148,9 @@ def grocery_run(options: Options) -> dict[str, object]:
     service.index_catch_up(stats)
     service.no_match_calibrate_when_due(stats)
     service.photo_recall(measured, f"grocery {split} with train photos", queries, GROCERY_KS, kind="photo (grocery)")
+    # The same fashion photos once the shop has its own shop photos (the calibration's real positives).
+    name = "grocery catalog with train photos: fashion photos flagged"
+    service.photo_flagged(measured, name, shoppers, kind="photo (grocery)")
     tuned = grocery_tuned(options, measured, queries, stats) if options.tune else None
     result: dict[str, object] = {
         "service": measured.figures,

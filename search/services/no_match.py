@@ -4,14 +4,23 @@ A photo search always shows the nearest products; it also says "no exact match" 
 best one is farther than the active model's threshold. The threshold is measured, not guessed:
 
 - **positives**, what a real match looks like: shopper-like copies (search/shopper_photos.py:
-  cropped, tilted, on a busy background, other light, blurred, JPEG) of a random sample of
-  catalog photos, embedded by the model, and the distance from each to its own product's nearest
-  image; and every sampled search-only shop photo against its product's other images;
-- **negatives**, for the admin: random pairs of catalog images of different products.
+  cropped, tilted, on a busy background, other light, blurred, JPEG) of a sample of catalog
+  photos (several copies of each in a catalog smaller than the sample), embedded by the model, and
+  the distance from each to its own product's nearest image; and every sampled search-only shop
+  photo against its product's other images;
+- **negatives**, for the admin: pairs of sampled catalog images of different products.
+
+The sample and the copies are reproducible: the same catalog and model give the same threshold in
+any database (the sample is ordered by a hash of the model, SKU and image bytes, each copy seeded
+by the model, the image bytes and the copy's number), never by database ids or ``random()``.
 
 The threshold is the positives' SEARCH_NO_MATCH_KEEP_SHARE quantile (0.99: at most 1% of
-real matches are flagged). A fixed quantile of negatives (the earlier rule) flagged 43% of
-shopper photos in a catalog of similar products (issue 11), where random pairs are close.
+real matches are flagged). When the sample holds SEARCH_NO_MATCH_MIN_SHOP_PHOTOS or more of the
+merchant's search-only shop photos, those real photos alone are the positives: the copies' hardest
+1% (a product small on a busy drawn scene) look like anything, and a threshold they set let most
+photos of other kinds of products pass (docs/quality.md). A fixed quantile of negatives (the
+earlier rule) flagged 43% of shopper photos in a catalog of similar products (issue 11), where
+random pairs are close.
 
 The distance compared is the model's **match distance** (Embedder.match_space and
 match_vectors): the query and the best images of its first MATCH_CANDIDATES products mapped into
@@ -29,6 +38,7 @@ stores no threshold, and nothing is flagged until the catalog has grown
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -55,6 +65,10 @@ LOCK_SECONDS = 3600
 # A photo's match distance is its smallest to the best images of this many nearest products: the
 # nearest by search distance is not always the one that looks most alike in the match space.
 MATCH_CANDIDATES = 3
+# A catalog smaller than the sample has each photo copied several times (copy_seed), at most this
+# many: with one copy each, the grocery shop's 81 photos gave a threshold set by its one or two
+# hardest copies, which moved with every change of seeds.
+COPIES_PER_PHOTO_MAX = 4
 
 
 class CalibrationError(RuntimeError):
@@ -141,14 +155,19 @@ def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
     started = time.monotonic()
     keep_share = float(search_setting("SEARCH_NO_MATCH_KEEP_SHARE"))
     embedder = _embedder(model)
-    sample = image_vectors_sample(model, size=int(search_setting("SEARCH_NO_MATCH_SAMPLE")))
+    size = int(search_setting("SEARCH_NO_MATCH_SAMPLE"))
+    sample = image_vectors_sample(model, size=size, salt=model.model_id)
     products = image_vectors_of_products(model, sorted(set(sample.product_ids)))
-    copies = _copies_measured(model, embedder, sample, products)
+    copies, photos_copied = _copies_measured(model, embedder, sample, products, size=size)
     shop = _shop_photos_measured(embedder, sample, products)
     negatives = _negative_distances(sample)
-    positives = np.concatenate([copies.best, shop.own])
-    matches = np.concatenate([copies.match, shop.match])
-    enough = len(positives) >= int(search_setting("SEARCH_NO_MATCH_MIN_PHOTOS"))
+    if shop_photos_decide(len(shop.own)):
+        # Real photos of the products, taken as shoppers take them: the copies' hardest 1% (a
+        # product small on a busy drawn scene) would set a far more lenient threshold.
+        positives, matches = shop.own, shop.match
+    else:
+        positives, matches = np.concatenate([copies.best, shop.own]), np.concatenate([copies.match, shop.match])
+    enough = photos_copied + len(shop.own) >= int(search_setting("SEARCH_NO_MATCH_MIN_PHOTOS"))
     values = {
         "calibrated_at": timezone.now(),
         "catalog_images": _ready_images(model),
@@ -176,6 +195,12 @@ def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
         len(copies.own), len(shop.own), calibration.seconds,
     )  # fmt: skip
     return calibration
+
+
+def shop_photos_decide(shop_photos: int) -> bool:
+    """Whether a calibration that measured this many search-only shop photos takes its threshold
+    from them alone (SEARCH_NO_MATCH_MIN_SHOP_PHOTOS), leaving the copies out."""
+    return shop_photos >= int(search_setting("SEARCH_NO_MATCH_MIN_SHOP_PHOTOS"))
 
 
 def _ready_images(model: EmbeddingModel) -> int:
@@ -206,10 +231,26 @@ def _positives(own: list[float], best: list[float], match: list[float]) -> Posit
     return Positives(*(np.array(values, dtype=np.float32) for values in (own, best, match)))
 
 
+def copy_seed(salt: str, sha256: str, number: int) -> int:
+    """The shopper_photo seed of a photo's ``number``-th copy: from the model (``salt``) and the
+    photo's bytes, so that the same catalog gives the same copies in any database."""
+    return int.from_bytes(hashlib.sha256(f"{salt}|{sha256}|{number}".encode()).digest()[:8], "big")
+
+
+def copies_per_photo(photos: int, size: int) -> int:
+    """How many copies of each sampled catalog photo are measured: one, or in a catalog with fewer
+    photos than the sample ``size`` (and enough for a threshold) up to COPIES_PER_PHOTO_MAX, so that
+    the threshold, a high quantile, rests on more than a few of the hardest copies."""
+    if photos < int(search_setting("SEARCH_NO_MATCH_MIN_PHOTOS")):
+        return 1
+    return max(1, min(COPIES_PER_PHOTO_MAX, size // max(1, photos)))
+
+
 def _copies_measured(
-    model: EmbeddingModel, embedder: Embedder, sample: ImageVectors, products: ImageVectors
-) -> Positives:
-    """Each sampled catalog photo's shopper-like copy, searched for as a shopper's photo is."""
+    model: EmbeddingModel, embedder: Embedder, sample: ImageVectors, products: ImageVectors, *, size: int
+) -> tuple[Positives, int]:
+    """Shopper-like copies of the sampled catalog photos, searched for as a shopper's photo is;
+    and how many photos were copied."""
     from search.services.product_search import NO_FILTERS, product_filter_build  # it imports this module
 
     wanted = [
@@ -218,11 +259,16 @@ def _copies_measured(
         if not hidden
     ]
     files = ProductImage.objects.in_bulk([pk for pk, _ in wanted])
-    copies, owners = [], []
-    for pk, product in wanted:
-        photo = product_image_rgb_or_none(files.get(pk), purpose="calibration")
-        if photo is not None:
-            copies.append(shopper_photo(photo, seed=pk))
+    photos = [(image, product) for pk, product in wanted if (image := files.get(pk)) is not None]
+    each = copies_per_photo(len(photos), size)
+    copies, owners, copied = [], [], 0
+    for image, product in photos:
+        photo = product_image_rgb_or_none(image, purpose="calibration")
+        if photo is None:
+            continue
+        copied += 1
+        for number in range(each):
+            copies.append(shopper_photo(photo, seed=copy_seed(model.model_id, image.sha256, number)))
             owners.append(product)
     vectors = embedder.embed_query_images(copies)  # embedded as photo searches are
     everything = product_filter_build(NO_FILTERS)
@@ -236,7 +282,7 @@ def _copies_measured(
         best.append(min((m.distance for m in nearest), default=float("inf")))
         image_ids = [m.image_id for m in nearest if m.image_id is not None]
         match.append(match_distance(model, embedder.match_vectors, vector, image_ids))
-    return _positives(own, best, match)
+    return _positives(own, best, match), copied
 
 
 def _shop_photos_measured(embedder: Embedder, sample: ImageVectors, products: ImageVectors) -> Positives:

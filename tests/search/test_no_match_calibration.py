@@ -17,6 +17,7 @@ from search.services.model_switch import (
     embedding_model_active,
 )
 from search.services.no_match import (
+    COPIES_PER_PHOTO_MAX,
     no_match_calibrate,
     no_match_calibration_due,
     no_match_calibration_refresh,
@@ -69,7 +70,8 @@ def test_recalibration_is_due_after_growth_a_new_keep_share_or_a_switch(tiny_mod
     embeddings_process_available()
     model.refresh_from_db()
     first = no_match_calibration_refresh(model.pk)
-    assert first.copies == 25 and first.threshold is not None and first.catalog_images == 25
+    # 25 photos, fewer than the sample (300): each copied COPIES_PER_PHOTO_MAX times.
+    assert first.copies == 25 * COPIES_PER_PHOTO_MAX and first.threshold is not None and first.catalog_images == 25
     assert not no_match_calibration_due(model) and no_match_calibration_refresh(model.pk) is None  # idempotent
     # A model with no match space of its own decides on its search distances: the same threshold.
     assert first.match_space == "" and first.match_threshold == pytest.approx(first.threshold, abs=1e-4)
@@ -100,7 +102,7 @@ def test_recalibration_is_due_after_growth_a_new_keep_share_or_a_switch(tiny_mod
     assert NoMatchCalibration.objects.count() == 2
 
     page = admin_client.get(reverse("admin:search_embeddingmodel_change", args=[new.pk])).content.decode()
-    assert "keeps 99% of real matches" in page and "30 shopper-like copies" in page
+    assert "keeps 99% of real matches" in page and f"{30 * COPIES_PER_PHOTO_MAX} shopper-like copies" in page
     response = admin_client.post(
         reverse("admin:search_embeddingmodel_changelist"),
         {"action": "recalibrate_no_match", "_selected_action": [new.pk, model.pk]},
@@ -117,6 +119,70 @@ def test_the_calibration_counts_search_only_shop_photos_against_their_product(ti
         product_image_add(product=product, data=png(shelf), search_only=True)
     embeddings_process_available()
     calibration = no_match_calibrate(model)
-    # Sampled: 26 images, 20 catalog photos copied, 6 shop photos measured against them.
-    assert (calibration.copies, calibration.shop_photos, calibration.catalog_images) == (20, 6, 26)
+    # Sampled: 26 images, 20 catalog photos copied (each COPIES_PER_PHOTO_MAX times), 6 shop photos
+    # measured against them.
+    assert (calibration.copies, calibration.shop_photos, calibration.catalog_images) == (
+        20 * COPIES_PER_PHOTO_MAX,
+        6,
+        26,
+    )
     assert calibration.negative_pairs == 26 * 25 // 2 - 6
+
+
+def test_the_same_catalog_is_calibrated_the_same_in_any_database(tiny_models, settings):
+    """The sample and the copies follow the model, the SKUs and the image bytes, not database ids
+    or random(): the same catalog imported again (new ids, as in another database) gets the same
+    calibration. (They followed ids once: the grocery threshold moved between two runs of the
+    same code, docs/quality.md.)"""
+    model = embedding_model_activate("tiny")
+
+    def calibrated_twice(count: int) -> tuple[NoMatchCalibration, NoMatchCalibration]:
+        small_catalog(count)
+        embeddings_process_available()
+        first = no_match_calibrate(model)
+        Product.objects.all().delete()
+        small_catalog(count)  # the same products and photos under new ids
+        embeddings_process_available()
+        return first, no_match_calibrate(model)
+
+    # Fewer photos than the sample: every photo is copied, several times; only the seeds can differ.
+    first, second = calibrated_twice(25)
+    assert first.copies == second.copies == 25 * COPIES_PER_PHOTO_MAX
+    assert second.positive_quantiles == pytest.approx(first.positive_quantiles, abs=1e-4)
+    assert second.match_threshold == pytest.approx(first.match_threshold, abs=1e-4)
+    Product.objects.all().delete()
+    # More photos than the sample: which 10 are drawn matters too (the negatives are their pairs).
+    settings.SNAPSHELF_SEARCH_NO_MATCH_SAMPLE = 10
+    settings.SNAPSHELF_SEARCH_NO_MATCH_MIN_PHOTOS = 5
+    first, second = calibrated_twice(25)
+    assert first.copies == second.copies == 10
+    assert second.negative_quantiles == pytest.approx(first.negative_quantiles, abs=1e-4)
+    assert second.positive_quantiles == pytest.approx(first.positive_quantiles, abs=1e-4)
+
+
+def test_enough_shop_photos_set_the_threshold_alone(tiny_models, settings, admin_client):
+    """With SEARCH_NO_MATCH_MIN_SHOP_PHOTOS search-only shop photos in the sample, the threshold
+    keeps the keep share of those real photos alone, not of the shopper-like copies. Here each
+    shop photo is its catalog photo with one pixel changed (a near-perfect match), so a threshold
+    from them is far tighter than one the copies on busy scenes set."""
+    settings.SNAPSHELF_SEARCH_NO_MATCH_MIN_SHOP_PHOTOS = 21
+    model = embedding_model_activate("tiny")
+    small_catalog(21)
+    for product in Product.objects.order_by("sku")[:20]:
+        photo = noise(100 + int(product.sku.split("-")[1]), 96)
+        photo.putpixel((0, 0), (0, 0, 0))
+        product_image_add(product=product, data=png(photo), search_only=True)
+    embeddings_process_available()
+    with_copies = no_match_calibrate(model)
+    assert with_copies.shop_photos == 20  # one short: the copies count
+    last = Product.objects.order_by("sku").last()
+    photo = noise(100 + int(last.sku.split("-")[1]), 96)
+    photo.putpixel((0, 0), (0, 0, 0))
+    product_image_add(product=last, data=png(photo), search_only=True)
+    embeddings_process_available()
+    shop_alone = no_match_calibrate(model)
+    assert shop_alone.shop_photos == 21 and shop_alone.copies == with_copies.copies
+    assert shop_alone.match_threshold < 0.5 * with_copies.match_threshold
+    assert shop_alone.match_quantiles["1.0"] < with_copies.match_quantiles["0.5"]
+    page = admin_client.get(reverse("admin:search_embeddingmodel_change", args=[model.pk])).content.decode()
+    assert "keeps 99% of real matches (the shop photos alone)" in page
