@@ -49,9 +49,10 @@ def test_calibration_of_the_demo_catalog_keeps_real_matches_and_records_its_mode
         result = product_search(SearchQuery(image=shopper_photo(photo, seed=1000 + index), limit=10))
         assert len(result.hits) == 10
         flagged += not result.close_match
-    # The calibration's sample and seeds follow database ids, which differ between runs, and a
-    # 32-copy sample's 99% point is close to its largest distance: 0 to 3 of 16 were flagged in
-    # full-suite runs. A threshold from random pairs (the old rule) flagged nearly all of them.
+    # A 32-copy sample's 99% point is close to its largest distance: 0 to 3 of 16 were flagged in
+    # full-suite runs while the sample and seeds followed database ids (now they follow the
+    # catalog: the same in every run). A threshold from random pairs (the old rule) flagged nearly
+    # all of them.
     assert flagged <= 4
 
 
