@@ -143,6 +143,10 @@ def grocery_run(options: Options) -> dict[str, object]:
     fashion = fashion_sample(fashion_items(), options.rejection, salt="rejection")
     shoppers = [data for data, _ in uploads(shopper_copies(fashion))]
     service.photo_flagged(measured, "grocery catalog: fashion photos flagged", shoppers, kind="photo (grocery)")
+    # The same products' own photos as the data set has them (studio shots on white), beside the
+    # shopper-like copies above (the goal's row: on busy backgrounds like the calibration's copies).
+    as_shot = [item.image.read_bytes() for item in fashion]
+    service.photo_flagged(measured, "grocery catalog: fashion photos as shot flagged", as_shot, kind="photo (grocery)")
     train = grocery_photos("train", per_product=options.train_per_product)
     service.catalog_import(service.generic_rows(grocery_csv_write(folder, train_photos=train)), GROCERY, stats)
     service.index_catch_up(stats)
