@@ -53,8 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_EXACT_SCAN_MAX_ROWS": 5000,
     # ... or at most this share of the model's vectors (of the kind searched; the planner's
     # statistics, not a count). An index scan's cost grows with the share a filter leaves out,
-    # an exact scan's with the rows it keeps: at 1,000,000 vectors a 1% filter (10,000 rows) was
-    # as fast exact as through the index, and complete (recall@10 1.000 against 0.84), while at
+    # an exact scan's with the rows it keeps: at 1,000,000 vectors a 1% filter (10,000 rows) took
+    # about as long exact as through the index, and was complete (recall@10 1.000 against 0.84); at
     # 100,000 a 10% filter (10,000 rows too) was 2.5-5x faster through the index (docs/adr/0005).
     # 0: the row count alone decides.
     "SEARCH_EXACT_SCAN_MAX_SHARE": 0.02,
