@@ -70,9 +70,10 @@ class SearchEventAdmin(admin.ModelAdmin):
 @admin.register(SelfTestRun)
 class SelfTestRunAdmin(admin.ModelAdmin):
     list_display = [
-        "created_at", "model_name", "status", "catalog_size", "queries", "recall_1", "recall_10", "no_match",
+        "created_at", "model_name", "status", "source", "catalog_size", "queries", "recall_1", "recall_10",
+        "no_match",
     ]  # fmt: skip
-    list_filter = ["model_name", "status"]
+    list_filter = ["model_name", "status", "source"]
     readonly_fields = [f.name for f in SelfTestRun._meta.fields]
     change_list_template = "admin/insights/selftestrun/change_list.html"
     change_form_template = "admin/insights/selftestrun/change_form.html"

@@ -99,13 +99,18 @@ class ClickedPhoto(models.Model):
 
 
 class SelfTestRun(models.Model):
-    """Shopper-like copies of a sample of the catalog's photos, searched through the search service."""
+    """A sample of photos searched through the search service: shopper-like copies of catalog
+    photos, or (the tuning gate) shop photos held out of a tuned model's training."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        COPIES = "copies", "shopper-like copies of catalog photos"
+        HELD_OUT = "held_out", "held-out shop photos"
 
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +120,10 @@ class SelfTestRun(models.Model):
     catalog_size = models.PositiveIntegerField(default=0, help_text="Active products when the run started.")
     sample_size = models.PositiveIntegerField(help_text="Photos asked for (one per product).")
     seed = models.PositiveIntegerField(default=0)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.COPIES)
+    # Source HELD_OUT: the search-only shop photos a tuned model was not trained on. A sample of
+    # them is asked as they are, and none of them counts as a catalog image meanwhile.
+    held_out_images = ArrayField(models.BigIntegerField(), default=list, blank=True)
     queries = models.PositiveIntegerField(default=0, help_text="Photos searched.")
     recall_at_1 = models.FloatField(null=True, blank=True)
     recall_at_10 = models.FloatField(null=True, blank=True)

@@ -193,7 +193,8 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             f"Tuning {models[0].name} in the background. The tuned model appears here while it builds; it replaces "
-            "the active model only when its self-test is better, otherwise it waits for you to activate it.",
+            "the active model only when its self-test is better (on shop photos held out of its training when the "
+            "shop has enough), otherwise it waits for you to activate it.",
             messages.SUCCESS,
         )
 

@@ -76,6 +76,13 @@ DEFAULTS: dict[str, Any] = {
     # has when fewer; 1: its best image alone). Several close shop photos of a product then count
     # for more than one lucky one (docs/quality.md).
     "SEARCH_PHOTO_BEST_IMAGES": 3,
+    # Tuning (search_model tune): this share of each product's search-only shop photos (drawn with
+    # the tune's seed) is kept out of training, and the gate asks them as shoppers' photos (with
+    # them not counted as catalog images) for the active model and the tuned one. Fewer held-out
+    # photos than SEARCH_TUNE_HOLD_OUT_MIN: none are held out, and the gate asks shopper-like
+    # copies of catalog photos instead.
+    "SEARCH_TUNE_HOLD_OUT_SHARE": 0.2,
+    "SEARCH_TUNE_HOLD_OUT_MIN": 20,
     # Reciprocal rank fusion constant: score = sum over legs of 1 / (k + rank).
     "SEARCH_RRF_K": 60,
     # "No exact match" (a notice above the nearest products) when a photo's best distance is beyond

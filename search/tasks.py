@@ -117,7 +117,7 @@ def model_tune(model_id: int) -> None:
     except (TuneError, EmbedderLoadError) as exc:
         logger.error("tuning %s: %s", base.name, exc)
         return
-    logger.info("tuned %s into %s: %s", base.name, adapter.model_name, adapter.training)
+    logger.info("tuned %s into %s", base.name, adapter.model_name)  # the service logged the figures
     embeddings_process_enqueue()
 
 

@@ -206,6 +206,9 @@ class ProductFilter:
     sql: str
     params: tuple[Any, ...]
     broad: bool = False
+    # Image vectors left out whatever their product: the self-test's held-out shop photos, which
+    # must not count as catalog images while they are asked (insights/services/self_test.py).
+    images_excluded: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,7 @@ def _item_column(kind: str) -> str:
 
 
 def _where(
-    model: EmbeddingModel, product_filter: ProductFilter | None, *, ids_first: bool = False
+    model: EmbeddingModel, product_filter: ProductFilter | None, *, kind: str = "image", ids_first: bool = False
 ) -> tuple[str, list[Any]]:
     """``ids_first``: the filter's product ids are read first, as one array (an index-only scan
     of the filter's index), and the vector rows then looked up by product id in one index scan;
@@ -231,14 +234,18 @@ def _where(
     if product_filter is None:
         return sql, []
     if ids_first:
-        return f"{sql} AND e.product_id = ANY(ARRAY({product_filter.sql}))", list(product_filter.params)
-    return f"{sql} AND e.product_id IN ({product_filter.sql})", list(product_filter.params)
+        sql, params = f"{sql} AND e.product_id = ANY(ARRAY({product_filter.sql}))", list(product_filter.params)
+    else:
+        sql, params = f"{sql} AND e.product_id IN ({product_filter.sql})", list(product_filter.params)
+    if kind == "image" and product_filter.images_excluded:
+        sql, params = f"{sql} AND e.image_id <> ALL(%s)", [*params, list(product_filter.images_excluded)]
+    return sql, params
 
 
 def filtered_rows_estimate(model: EmbeddingModel, kind: str, product_filter: ProductFilter | None) -> int:
     """The planner's estimate of how many of the model's vector rows of this kind pass the filter
     (``None``: how many the model has), from its statistics: EXPLAIN, nothing is read."""
-    where, params = _where(model, product_filter)
+    where, params = _where(model, product_filter, kind=kind)
     with search_connection().cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLES[kind]} e WHERE {where}", params)
         plan = cursor.fetchone()[0]
@@ -254,7 +261,7 @@ def neighbours_exact(
     expression the HNSW index does not serve, so the planner cannot pick the lossy index scan;
     it reads the rows that pass (the filter's product ids first, then their vector rows by
     product id) and keeps a top-N heap."""
-    where, params = _where(model, product_filter, ids_first=True)
+    where, params = _where(model, product_filter, kind=kind, ids_first=True)
     dim = _dim(model, kind)
     # The query vector is sent once, as q.v (the planner folds the one-row subquery into a
     # constant, so the plan is the one the literal itself would get).
@@ -281,7 +288,7 @@ def neighbours_hnsw(
     SEARCH_HALFVEC_RERANK_CANDIDATES) gives candidates, re-ranked by their full-precision
     cosine distance: the distances returned are then exact.
     """
-    where, params = _where(model, product_filter)
+    where, params = _where(model, product_filter, kind=kind)
     precision, dim = model.index_precision, _dim(model, kind)
     key = _cast(model, kind, precision=precision)
     candidates = rerank_candidates(model, limit)
@@ -425,13 +432,16 @@ def iterative_scan_supported() -> bool:
     return _extension_version(search_connection().alias) >= (0, 8)
 
 
-def image_vector_counts(model: EmbeddingModel, product_ids: Sequence[int]) -> dict[int, int]:
-    """How many image vectors of the model each of these products has."""
+def image_vector_counts(
+    model: EmbeddingModel, product_ids: Sequence[int], *, images_excluded: Sequence[int] = ()
+) -> dict[int, int]:
+    """How many image vectors of the model each of these products has (``images_excluded`` not counted)."""
     with search_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT e.product_id, count(*) FROM {TABLES['image']} e "
-            f"WHERE {_where(model, None)[0]} AND e.product_id = ANY(%s) GROUP BY e.product_id",
-            [list(product_ids)],
+            f"WHERE {_where(model, None)[0]} AND e.product_id = ANY(%s) AND e.image_id <> ALL(%s) "
+            "GROUP BY e.product_id",
+            [list(product_ids), list(images_excluded)],
         )
         return {int(row[0]): int(row[1]) for row in cursor.fetchall()}
 

@@ -47,7 +47,8 @@ def options_parse() -> tuple[argparse.Namespace, list[Options]]:
                         help="grocery: also tune the model to the shop on the train photos (search_model tune), "
                         "run its gate, and measure the tuned model")  # fmt: skip
     parser.add_argument("--tune-gate-sample", type=int, default=Options.tune_gate_sample,
-                        help="photos in each of the gate's self-tests (--tune)")  # fmt: skip
+                        help="photos in each of the gate's self-tests (--tune): held-out train-split shop "
+                        "photos, or copies of catalog photos when too few are held out")  # fmt: skip
     args = parser.parse_args()
     runs = [
         Options(

@@ -242,7 +242,9 @@ class Options:
     baselines: bool = True
     # Grocery: also tune the model to the shop on the train photos (search_model tune), then ask again.
     tune: bool = False
-    tune_gate_sample: int = 81  # catalog photos in each of the gate's two self-tests
+    # Photos in each of the gate's two self-tests: held-out train-split shop photos (a share of the
+    # train photos kept out of training by search_model tune), or catalog photos' copies without them.
+    tune_gate_sample: int = 81
 
 
 def grocery_catalog_photos() -> list[GroceryPhoto]:

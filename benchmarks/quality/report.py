@@ -92,7 +92,8 @@ def _threshold(build: dict[str, Any]) -> str:
 def _tuned_line(tuned: dict[str, Any]) -> str:
     t = tuned["training"]
     return (
-        f"tuned {tuned['model']}: {t['products']} products, {t['photos']} photos, {t['steps']} steps, "
+        f"tuned {tuned['model']}: {t['products']} products, {t['photos']} photos "
+        f"({len(t.get('held_out_images') or [])} shop photos held out for the gate), {t['steps']} steps, "
         f"loss {t['loss_first']:.3f} -> {t['loss_last']:.3f}, {t['seconds']:.0f} s; "
         f"activated by the {tuned['activated_by']}. Gate: {tuned['gate']}"
     )

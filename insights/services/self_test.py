@@ -6,6 +6,11 @@ each copy is searched through the search service, as the storefront would. Recal
 say how often the product comes first or within ten; the no-close-match share how often search
 says nothing looks close. A run can test a model that is still being built (its vectors so far),
 so a candidate can be compared with the active model before it takes over.
+
+The tuning gate runs it on other photos when it can (``held_out``): real shop photos that a
+tuned model was not trained on (search.services.tuning.tuned_model_held_out), asked as they
+are, with every held-out photo left out of the catalog while the run searches (otherwise each
+would find itself).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -46,7 +52,11 @@ def self_test_queue(*, model: EmbeddingModel | None = None, sample: int | None =
     return run
 
 
-def self_test_create(*, model: EmbeddingModel | None = None, sample: int | None = None, seed: int = 0) -> SelfTestRun:
+def self_test_create(
+    *, model: EmbeddingModel | None = None, sample: int | None = None, seed: int = 0, held_out: Sequence[int] = ()
+) -> SelfTestRun:
+    """A queued run; ``held_out``: ask these shop photos (a sample of them) instead of copies of
+    catalog photos, with none of them counted as catalog images during the run."""
     model = model or embedding_model_active()
     if model is None:
         raise SelfTestError("There is no search model yet: import products and let the index build first.")
@@ -55,7 +65,11 @@ def self_test_create(*, model: EmbeddingModel | None = None, sample: int | None 
     size = insights_setting("INSIGHTS_SELF_TEST_SAMPLE") if sample is None else sample
     if not 1 <= size <= 5000:
         raise SelfTestError("The sample must be between 1 and 5000 photos.")
-    return SelfTestRun.objects.create(model=model, model_name=model.name, sample_size=size, seed=seed)
+    source = SelfTestRun.Source.HELD_OUT if held_out else SelfTestRun.Source.COPIES
+    return SelfTestRun.objects.create(
+        model=model, model_name=model.name, sample_size=size, seed=seed, source=source,
+        held_out_images=sorted(held_out),
+    )  # fmt: skip
 
 
 def self_test_execute(run_id: int) -> SelfTestRun | None:
@@ -99,19 +113,25 @@ class _Tally:
 
 
 def self_test_run(run: SelfTestRun) -> SelfTestRun:
-    """Search each sampled photo's shopper-like copy; store the figures on ``run``."""
+    """Search each sampled photo (a catalog photo's shopper-like copy, or a held-out shop photo
+    as it is); store the figures on ``run``."""
     model = run.model
     run.catalog_size = Product.objects.filter(is_active=True).count()
-    sample = _sample(model, run.sample_size, run.seed)
+    held_out = run.source == SelfTestRun.Source.HELD_OUT
+    sample = _held_out_sample(run) if held_out else _sample(model, run.sample_size, run.seed)
+    if not sample and held_out:
+        raise SelfTestError(f"None of the held-out shop photos is left to test {model.name} on.")
     if not sample:
         raise SelfTestError(f"{model.name} has no catalog photo indexed yet.")
+    excluded = frozenset(run.held_out_images) if held_out else frozenset()
     overall, per_category = _Tally(), defaultdict[str, _Tally](_Tally)
     tree = categories_by_id()
     for i, image in enumerate(sample):
         photo = product_image_rgb_or_none(image, purpose="self-test")
         if photo is None:
             continue
-        rank, close = _search(shopper_photo(photo, seed=run.seed * 1_000_003 + i), image.product_id, model)
+        query = photo if held_out else shopper_photo(photo, seed=run.seed * 1_000_003 + i)
+        rank, close = _search(query, image.product_id, model, excluded)
         overall.add(rank, close)
         per_category[_top_category(image.product.category_id, tree)].add(rank, close)
     figures = overall.figures()
@@ -142,10 +162,23 @@ def _sample(model: EmbeddingModel, size: int, seed: int) -> list[ProductImage]:
     return [images[pk] for pk in chosen if pk in images]
 
 
-def _search(photo: Image.Image, product_id: int, model: EmbeddingModel) -> tuple[int | None, bool]:
-    """The product's rank in the first ten results (None when absent), and whether search called it close."""
+def _held_out_sample(run: SelfTestRun) -> list[ProductImage]:
+    """Up to ``sample_size`` of the run's held-out shop photos that are still search-only photos
+    of active products, drawn with the run's seed."""
+    left = ProductImage.objects.filter(pk__in=run.held_out_images, search_only=True, product__is_active=True)
+    image_ids = sorted(left.values_list("pk", flat=True))
+    chosen = random.Random(run.seed).sample(image_ids, min(run.sample_size, len(image_ids)))
+    images = ProductImage.objects.select_related("product").in_bulk(chosen)
+    return [images[pk] for pk in chosen if pk in images]
+
+
+def _search(
+    photo: Image.Image, product_id: int, model: EmbeddingModel, excluded: frozenset[int]
+) -> tuple[int | None, bool]:
+    """The product's rank in the first ten results (None when absent), and whether search called
+    it close; ``excluded`` images do not count as catalog images."""
     try:
-        result = product_search(SearchQuery(image=photo, limit=10), model=model)
+        result = product_search(SearchQuery(image=photo, limit=10, images_excluded=excluded), model=model)
     except SearchError as exc:
         raise SelfTestError(str(exc)) from exc
     ids = [hit.product.pk for hit in result.hits]

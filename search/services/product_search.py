@@ -76,6 +76,9 @@ class SearchQuery:
     filters: SearchFilters = field(default_factory=SearchFilters)
     limit: int = 24
     offset: int = 0
+    # Images that do not count as catalog images for this search (never set by shoppers): the
+    # self-test's held-out shop photos, asked as queries (insights/services/self_test.py).
+    images_excluded: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -129,7 +132,7 @@ def product_search(query: SearchQuery, *, model: EmbeddingModel | None = None) -
 def _product_search(query: SearchQuery, model: EmbeddingModel | None, photos: PhotoVectors) -> SearchResult:
     text = query.text.strip()
     model = model or embedding_model_active()
-    product_filter = product_filter_build(query.filters)
+    product_filter = product_filter_build(query.filters, images_excluded=query.images_excluded)
     depth = query.offset + query.limit + 1  # one more than the page: has_more
     key = model.pk if model is not None else None
     if key not in photos:
@@ -174,17 +177,21 @@ def _validate(query: SearchQuery) -> None:
         raise SearchError("Type a few words, add a photo, or pick a category.")
 
 
-def product_filter_build(filters: SearchFilters) -> ProductFilter:
-    """The filters as a ``SELECT id FROM catalog_product ...`` that every leg repeats."""
-    return _filter_compile(products_filtered(filters), broad=filters == NO_FILTERS)
+def product_filter_build(filters: SearchFilters, *, images_excluded: frozenset[int] = frozenset()) -> ProductFilter:
+    """The filters as a ``SELECT id FROM catalog_product ...`` that every leg repeats (and the
+    image vectors the vector legs leave out)."""
+    return _filter_compile(products_filtered(filters), broad=filters == NO_FILTERS, images_excluded=images_excluded)
 
 
-def _filter_compile(products: QuerySet[Product], *, broad: bool) -> ProductFilter:
+def _filter_compile(
+    products: QuerySet[Product], *, broad: bool, images_excluded: frozenset[int] = frozenset()
+) -> ProductFilter:
     """``broad``: the filter leaves out only inactive products (or a product's own look-alikes),
-    so the vector legs go straight to the index without estimating its size."""
+    so the vector legs go straight to the index without estimating its size (a few excluded
+    images do not change that: an index scan that comes back short is redone exactly)."""
     # order_by(): the model's default ordering would sort the subquery for nothing.
     sql, params = products.order_by().values("id").query.sql_with_params()
-    return ProductFilter(sql, tuple(params), broad=broad)
+    return ProductFilter(sql, tuple(params), broad=broad, images_excluded=tuple(sorted(images_excluded)))
 
 
 def products_filtered(filters: SearchFilters) -> QuerySet[Product]:

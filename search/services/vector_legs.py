@@ -93,7 +93,9 @@ def products_nearest(
         # of products with hundreds of images each would otherwise read its whole index).
         if len(matches) >= products or every_row or fetch >= most:
             if best_images > 1:
-                matches = _rank_by_best_images(model, rows, matches, best_images, every_row=every_row)
+                matches = _rank_by_best_images(
+                    model, rows, matches, best_images, every_row=every_row, excluded=product_filter.images_excluded
+                )
             return matches[:products]
         fetch = min(fetch * 2, most)
 
@@ -107,7 +109,13 @@ def _group_by_product(rows: list[Neighbour]) -> list[ProductMatch]:
 
 
 def _rank_by_best_images(
-    model: EmbeddingModel, rows: list[Neighbour], matches: list[ProductMatch], best_images: int, *, every_row: bool
+    model: EmbeddingModel,
+    rows: list[Neighbour],
+    matches: list[ProductMatch],
+    best_images: int,
+    *,
+    every_row: bool,
+    excluded: tuple[int, ...] = (),
 ) -> list[ProductMatch]:
     """``matches`` (each product's best image, nearest first) ordered by the mean distance of each
     product's best ``best_images`` images. An image the rows did not reach is at least as far as
@@ -116,7 +124,7 @@ def _rank_by_best_images(
     distances: dict[int, list[float]] = {}
     for row in rows:
         distances.setdefault(row.product_id, []).append(row.distance)
-    counts = {} if every_row else image_vector_counts(model, list(distances))
+    counts = {} if every_row else image_vector_counts(model, list(distances), images_excluded=excluded)
     beyond = rows[-1].distance if rows else 0.0
 
     def score(match: ProductMatch) -> tuple[float, float, int]:

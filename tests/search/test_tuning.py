@@ -9,20 +9,25 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from PIL import Image, ImageDraw
 
-from catalog.models import Product
+from catalog.models import Product, ProductImage
 from catalog.services import product_image_add, product_upsert
+from insights.models import SelfTestRun
+from insights.services.self_test import self_test_create, self_test_run
 from search.embedders.adapter import AdaptedEmbedder, LowRankAdapter
 from search.embedders.base import EmbedderLoadError
 from search.embedders.registry import embedder_clear_cache, embedder_get
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ModelAdapter
 from search.services.index_queue import embeddings_process_available
 from search.services.model_switch import candidate_gate_request, embedding_model_activate, embedding_model_active
-from search.services.product_search import SearchQuery, product_search
+from search.services.product_search import NO_FILTERS, SearchQuery, product_filter_build, product_search
+from search.services.tuning import shop_photos_held_out, tuned_model_held_out
+from search.services.vector_legs import products_nearest
 from search.shopper_photos import shopper_photo
 from search.tasks import model_tune
 from search.tuning import TrainingPhotos, TuneError, TuneOptions, adapter_train
-from search.vector_store import vectors_of_images
+from search.vector_store import neighbours_exact, neighbours_hnsw, vectors_of_images
 from tests.search.search_fixtures import noise, png
 
 # --- the adapter and its training (no database) ----------------------------------------------
@@ -106,10 +111,10 @@ def shop_catalog(*, shop_photos: int = 2) -> list[Product]:
     return products
 
 
-def adapter_store(base: EmbeddingModel, adapter: LowRankAdapter) -> ModelAdapter:
+def adapter_store(base: EmbeddingModel, adapter: LowRankAdapter, held_out: list[int] | None = None) -> ModelAdapter:
     return ModelAdapter.objects.create(
         base=base, base_name=base.name, weights=adapter.to_bytes(), digest=adapter.digest(),
-        dim=adapter.dim, rank=adapter.rank, training={},
+        dim=adapter.dim, rank=adapter.rank, training={"held_out_images": held_out or []},
     )  # fmt: skip
 
 
@@ -151,9 +156,19 @@ def test_a_tune_run_end_to_end(tiny_models, settings, capsys):
     base_vectors, tuned_vectors = vectors_of_images(base, image_ids), vectors_of_images(tuned, image_ids)
     for image_id in image_ids:
         assert np.allclose(tuned_vectors[image_id], weights.apply(base_vectors[image_id][None])[0], atol=1e-5)
-    # The gate ran (two self-tests, same photos) and decided; the command says what it decided.
+    # Too few shop photos to hold some out (about 4 of 20 at the share 0.2; 20 needed): all of them
+    # trained, and the gate ran on shopper-like copies of catalog photos (two self-tests, same
+    # photos) and decided; the command says so and what it decided.
+    assert adapter.training["held_out_images"] == [] and "No shop photos held out (too few)" in out
     assert tuned.status in (EmbeddingModel.Status.ACTIVE, EmbeddingModel.Status.WAITING) and not tuned.gated
-    assert "Self-test on 10 photos" in tuned.gate_verdict and tuned.gate_verdict in out
+    assert (
+        "Self-test on 10 shopper-like copies of catalog photos (seed 0; no held-out shop photos" in tuned.gate_verdict
+    )
+    assert tuned.gate_verdict in out
+    runs = SelfTestRun.objects.order_by("pk")
+    assert [(r.model_name, r.source, r.queries) for r in runs] == [
+        ("offline", "copies", PRODUCTS), (name, "copies", PRODUCTS),
+    ]  # fmt: skip
     better = "Better: activated by the gate." in tuned.gate_verdict
     assert (embedding_model_active().name == name) == better == (tuned.status == EmbeddingModel.Status.ACTIVE)
     # A query photo goes through the adapter too.
@@ -261,3 +276,154 @@ def test_the_admin_action_tunes_the_active_model_in_the_background(
     # Only the active model can be tuned.
     response = admin_client.post(url, {"action": "tune_to_shop", "_selected_action": [tuned.pk]}, follow=True)
     assert "Select the active model (only it) to tune." in response.content.decode()
+
+
+# --- the gate judges on shop photos held out of training --------------------------------------
+
+
+def tinted(photo, seed: int):
+    """A shop photo from a shop whose camera and light turn every colour by a fixed hue (the same
+    shift for every product, as a real shop's shelves and lamps do), on top of a shopper-like copy."""
+    copy = shopper_photo(photo, seed=seed).convert("HSV")
+    hue, saturation, value = copy.split()
+    hue = hue.point(lambda h: (h + HUE_SHIFT) % 256)
+    return Image.merge("HSV", (hue, saturation, value)).convert("RGB")
+
+
+HUE_SHIFT = 64  # a quarter turn of the colour wheel
+
+
+def coloured(n: int, size: int = 96):
+    """A product photo: a shape in its own strong colour on white, with a little texture."""
+    rng = np.random.default_rng(500 + n)
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    colour = Image.new("HSV", (1, 1), (int(n * 256 / SHIFTED_PRODUCTS) % 256, 230, 220)).convert("RGB").getpixel((0, 0))
+    box = [int(v) for v in rng.integers(8, 24, 2)] + [int(v) for v in rng.integers(72, 90, 2)]
+    (draw.ellipse if n % 2 else draw.rectangle)(box, fill=colour)
+    pixels = np.asarray(image).astype(np.int16) + rng.integers(-12, 12, (size, size, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+SHIFTED_PRODUCTS = 12
+
+
+def tinted_shop(*, shop_photos: int) -> list[Product]:
+    """Products with one catalog photo each and ``shop_photos`` tinted shop photos (search-only)."""
+    products = []
+    for n in range(SHIFTED_PRODUCTS):
+        product, _ = product_upsert(sku=f"TINT-{n}", title=f"Tinted item {n}")
+        photo = coloured(n)
+        product_image_add(product=product, data=png(photo))
+        for k in range(shop_photos):
+            product_image_add(product=product, data=png(tinted(photo, 2000 * n + k)), search_only=True)
+        products.append(product)
+    embeddings_process_available()
+    return products
+
+
+@pytest.mark.django_db
+def test_a_share_of_each_products_shop_photos_is_held_out_with_the_seed(tiny_models, settings):
+    base = embedding_model_activate("tiny")
+    tinted_shop(shop_photos=5)  # 60 shop photos: 0.2 x 5 is one per product
+    assert shop_photos_held_out(base, seed=0) == []  # 12 < SEARCH_TUNE_HOLD_OUT_MIN (20): none held out
+    settings.SNAPSHELF_SEARCH_TUNE_HOLD_OUT_MIN = 12
+    held_out = shop_photos_held_out(base, seed=0)
+    images = ProductImage.objects.filter(pk__in=held_out)
+    assert len(held_out) == 12 and all(image.search_only for image in images)
+    assert sorted(images.values_list("product_id", flat=True)) == sorted(Product.objects.values_list("pk", flat=True))
+    assert shop_photos_held_out(base, seed=0) == held_out and shop_photos_held_out(base, seed=1) != held_out
+    settings.SNAPSHELF_SEARCH_TUNE_HOLD_OUT_SHARE = 0.5  # 2.5 per product: 2 or 3, at random
+    more = shop_photos_held_out(base, seed=0)
+    per_product = set(
+        np.unique(ProductImage.objects.filter(pk__in=more).values_list("product_id"), return_counts=True)[1]
+    )
+    assert per_product == {2, 3} and 24 < len(more) < 36
+
+
+@pytest.mark.django_db
+def test_a_search_can_leave_images_out_of_the_catalog_on_every_vector_path(tiny_models):
+    model = embedding_model_activate("tiny")
+    tinted_shop(shop_photos=2)
+    shop = ProductImage.objects.filter(search_only=True).order_by("pk")
+    asked, others = shop[0], [image.pk for image in shop[1:4]]
+    photo = Image.open(asked.file.path).convert("RGB")
+    found = product_search(SearchQuery(image=photo, limit=3))
+    assert found.best_distance < 1e-4  # it finds itself
+    excluded = frozenset([asked.pk, *others])
+    left_out = product_search(SearchQuery(image=photo, limit=3, images_excluded=excluded))
+    assert left_out.hits and left_out.best_distance > 1e-3
+    # The index path, the exact path and the products' best-images ranking all leave them out.
+    vector = embedder_get("tiny").embed_query_images([photo])[0]
+    product_filter = product_filter_build(NO_FILTERS, images_excluded=excluded)
+    assert neighbours_hnsw(model, "image", vector, limit=5)[0].item_id == asked.pk
+    for rows in (
+        neighbours_hnsw(model, "image", vector, limit=40, product_filter=product_filter),
+        neighbours_exact(model, "image", vector, limit=40, product_filter=product_filter),
+    ):
+        assert len(rows) == 3 * SHIFTED_PRODUCTS - len(excluded) and not {r.item_id for r in rows} & excluded
+    matches = products_nearest(model, "image", vector, products=3, product_filter=product_filter, best_images=3)
+    assert matches and not {m.image_id for m in matches} & excluded
+
+
+@pytest.mark.django_db
+def test_a_tune_run_is_judged_on_the_shop_photos_held_out_of_its_training(tiny_models, settings, capsys):
+    """The shop's camera turns every colour by a quarter of the colour wheel. Learned from four
+    such photos of each of 12 products, the adapter fits them but does worse on the shop photos it
+    did not see, while it looks better on shopper-like copies of catalog photos: the gate asks
+    the held-out shop photos and keeps it waiting."""
+    settings.SNAPSHELF_SEARCH_TUNE_HOLD_OUT_MIN = 12
+    base = embedding_model_activate("offline")
+    tinted_shop(shop_photos=5)
+    call_command("search_model", "tune", "--inline", "--steps", "300", "--rank", "16")
+    out = capsys.readouterr().out
+    adapter = ModelAdapter.objects.get()
+    held_out = adapter.training["held_out_images"]
+    assert held_out == shop_photos_held_out(base, seed=0) and len(held_out) == SHIFTED_PRODUCTS
+    assert "12 shop photos held out of training: its gate will ask them." in out
+    # Trained without them: the catalog photo and four shop photos of each product.
+    assert adapter.training["photos"] == 5 * SHIFTED_PRODUCTS and adapter.training["shop_photos"] == 48
+    tuned = EmbeddingModel.objects.get(name=adapter.model_name)
+    assert tuned_model_held_out(tuned) == held_out
+    # The gate's two self-tests asked exactly the held-out photos, with them out of the catalog.
+    before, after = SelfTestRun.objects.order_by("pk")
+    for run, model in ((before, base), (after, tuned)):
+        assert run.model == model and run.source == SelfTestRun.Source.HELD_OUT
+        assert run.held_out_images == held_out and run.queries == len(held_out)
+    assert before.recall_at_1 < 1.0  # asked with them in the catalog, each would find itself
+    assert "Self-test on 12 held-out shop photos (of 12 search-only photos kept out of training" in tuned.gate_verdict
+    assert tuned.gate_verdict in out
+    print(
+        f"held-out recall@1/10: {before.recall_at_1}/{before.recall_at_10} -> {after.recall_at_1}/{after.recall_at_10}"
+    )
+    assert after.recall_at_1 < before.recall_at_1, (before.recall_at_1, after.recall_at_1)
+    tuned.refresh_from_db()
+    assert "Not better: it waits for the merchant." in tuned.gate_verdict
+    assert tuned.status == EmbeddingModel.Status.WAITING and embedding_model_active() == base
+    # On shopper-like copies of the catalog photos (the old gate's evidence) it looks better.
+    copies = [self_test_run(self_test_create(model=model, sample=SHIFTED_PRODUCTS)) for model in (base, tuned)]
+    print(f"copies recall@1: {copies[0].recall_at_1} -> {copies[1].recall_at_1}")
+    assert copies[1].recall_at_1 > copies[0].recall_at_1
+
+
+@pytest.mark.django_db
+def test_the_gate_keeps_a_candidate_worse_on_held_out_shop_photos_waiting(tiny_models, settings, admin_client):
+    settings.SNAPSHELF_SEARCH_TUNE_HOLD_OUT_MIN = 12
+    base = embedding_model_activate("tiny")
+    tinted_shop(shop_photos=5)
+    held_out = shop_photos_held_out(base, seed=0)
+    worse = candidate_build(adapter_store(base, collapsing(base.image_dim), held_out))
+    ProductImage.objects.filter(pk=held_out[0]).delete()  # the merchant deleted one meanwhile
+    assert tuned_model_held_out(worse) == []  # 11 left: too few to judge by
+    settings.SNAPSHELF_SEARCH_TUNE_HOLD_OUT_MIN = 11
+    assert tuned_model_held_out(worse) == held_out[1:]
+    candidate_gate_request(worse, inline=True)
+    worse.refresh_from_db()
+    assert worse.status == EmbeddingModel.Status.WAITING and embedding_model_active() == base
+    assert worse.gate_verdict.startswith("Self-test on 11 held-out shop photos (of 11 search-only photos")
+    assert "Not better: it waits for the merchant." in worse.gate_verdict
+    runs = SelfTestRun.objects.filter(source=SelfTestRun.Source.HELD_OUT)
+    assert sorted(run.model_name for run in runs) == sorted([base.name, worse.name])
+    page = admin_client.get(reverse("admin:search_embeddingmodel_changelist")).content.decode()
+    section = page.split('id="self-test-compare"')[1].split("</table>")[0]
+    assert section.count('<td class="self-test-photos">11 held-out shop photos</td>') == 2

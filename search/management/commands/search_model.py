@@ -25,8 +25,8 @@ class Command(MigratedDatabaseCommand):
         tune = sub.add_parser(
             "tune",
             help="Learn an adapter over the active model from the shop's own photos (products with several "
-            "photos, search-only shop photos) and build it as a candidate that replaces the active model "
-            "only when its self-test is better.",
+            "photos, search-only shop photos, a share of which is held out) and build it as a candidate that "
+            "replaces the active model only when its self-test on the held-out shop photos is better.",
         )
         tune.add_argument("--steps", type=int, default=TuneOptions.steps, help="Training steps.")
         tune.add_argument("--rank", type=int, default=TuneOptions.rank, help="The adapter's rank.")
@@ -102,7 +102,7 @@ class Command(MigratedDatabaseCommand):
         self.stdout.write(
             f"Learned {adapter.model_name} over {adapter.base_name}: {t['products']} products, {t['photos']} photos "
             f"({t['shop_photos']} shop photos, {t['clicked_photos']} clicked), {t['steps']} steps, "
-            f"loss {t['loss_first']:.3f} -> {t['loss_last']:.3f}, {t['seconds']:.1f} s."
+            f"loss {t['loss_first']:.3f} -> {t['loss_last']:.3f}, {t['seconds']:.1f} s. {_held_out_line(t)}"
         )
         name = adapter.model_name
         if not options["inline"]:
@@ -129,3 +129,10 @@ def _positive(value: object, flag: str) -> int:
     if number < 1:
         raise CommandError(f"{flag} must be at least 1.")
     return number
+
+
+def _held_out_line(training: dict[str, object]) -> str:
+    held_out = training.get("held_out_images") or []
+    if not isinstance(held_out, list) or not held_out:
+        return "No shop photos held out (too few): its gate will ask shopper-like copies of catalog photos."
+    return f"{len(held_out)} shop photos held out of training: its gate will ask them."
