@@ -8,8 +8,8 @@ candidate waits, with both figures in its verdict and both runs side by side on 
 models page, until the merchant activates it or a newer one replaces it.
 
 The photos are the shop's own when it has enough: the search-only shop photos held out of the
-tuned model's training (search.services.tuning.tuned_model_held_out), searched with all of them
-left out of the catalog. Only without them (a shop with fewer than SEARCH_TUNE_HOLD_OUT_MIN to
+tuned model's training (search.services.tuning.tuned_model_held_out), searched against the
+catalog photos alone (no search-only photo counted: the rest are often near copies of them). Only without them (a shop with fewer than SEARCH_TUNE_HOLD_OUT_MIN to
 hold out) does it search shopper-like copies of catalog photos, which can disagree with real
 shop photos (docs/adr/0012-tuned-models-and-the-gate.md). The verdict says which it used.
 """
@@ -79,7 +79,7 @@ def _evidence(run: SelfTestRun, held_out: int) -> str:
     if run.source == SelfTestRun.Source.HELD_OUT:
         return (
             f"Self-test on {run.queries} held-out shop photos (of {held_out} search-only photos kept out of "
-            f"training, not counted as catalog images while asked; seed {run.seed})"
+            f"training, searched against the catalog photos alone; seed {run.seed})"
         )
     least = int(search_setting("SEARCH_TUNE_HOLD_OUT_MIN"))
     return (
