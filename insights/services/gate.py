@@ -9,9 +9,10 @@ models page, until the merchant activates it or a newer one replaces it.
 
 The photos are the shop's own when it has enough: the search-only shop photos held out of the
 tuned model's training (search.services.tuning.tuned_model_held_out), searched against the
-catalog photos alone (no search-only photo counted: the rest are often near copies of them). Only without them (a shop with fewer than SEARCH_TUNE_HOLD_OUT_MIN to
-hold out) does it search shopper-like copies of catalog photos, which can disagree with real
-shop photos (docs/adr/0012-tuned-models-and-the-gate.md). The verdict says which it used.
+catalog photos alone (no search-only photo counted: the rest are often near copies of them).
+Only without them (a shop with fewer than SEARCH_TUNE_HOLD_OUT_MIN to hold out) does it search
+shopper-like copies of catalog photos, which can disagree with real shop photos
+(docs/adr/0012-tuned-models-and-the-gate.md). The verdict says which it used.
 """
 
 from __future__ import annotations
