@@ -38,7 +38,9 @@ def test_products_rank_by_their_best_images_and_unread_images_count_as_far_as_th
         return [Neighbour(item_id=item, product_id=ids[product], distance=d) for item, product, d in rows][:limit]
 
     monkeypatch.setattr(vector_legs, "neighbours", nearest_rows)
-    monkeypatch.setattr(vector_legs, "image_vector_counts", lambda model, products: {p: counts[p] for p in products})
+    monkeypatch.setattr(
+        vector_legs, "image_vector_counts", lambda model, products, images_excluded=(): {p: counts[p] for p in products}
+    )
 
     def ranked(best_images: int, products: int = 4) -> list[tuple[int, float, int | None]]:
         matches = vector_legs.products_nearest(
