@@ -8,6 +8,8 @@ A change that hurts search results fails here. Skips only when ../shared/dataset
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
@@ -62,28 +64,44 @@ GROCERY_CEILINGS = {
 }
 
 
-def _run(run, tmp_path_factory, django_db_blocker, name):  # type: ignore[no-untyped-def]
+# Issue 14: the grocery run then tunes the model to the shop on its (3 per product) train photos,
+# as search_model tune does (a fifth of them held out for the gate), and asks the val photos again.
+GROCERY_TUNED = dataclasses.replace(REDUCED, tune=True, tune_gate_sample=40)
+GROCERY_TUNED_FLOORS = {
+    # Measured by this reduced run on 2026-11-30 (tuned on 81 catalog and 195 train photos, 48 held
+    # out; frozen 0.34 / 0.72; the gate 0.72 against 0.23 on 40 held-out photos): less 5 points.
+    "grocery val one photo (tuned) R@1": 0.51,  # measured 0.56
+    "grocery val one photo (tuned) R@5": 0.81,  # 0.86
+}
+
+
+def _run(run, options, tmp_path_factory, django_db_blocker, name):  # type: ignore[no-untyped-def]
     dataset_folder("fashion")
     dataset_folder("grocery")
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=tmp_path_factory.mktemp(f"quality-{name}")):
         cache.clear()
         embedder_clear_cache()
         try:
-            figures = run(REDUCED)["service"]
-            print(f"\n{name}: {figures}")  # the figures behind the floors (pytest -s shows them)
-            return figures
+            result = run(options)
+            print(f"\n{name}: {result['service']}")  # the figures behind the floors (pytest -s shows them)
+            return result
         finally:
             catalog_delete()
 
 
 @pytest.fixture(scope="module")
 def fashion_figures(django_db_setup, django_db_blocker, tmp_path_factory):
-    return _run(fashion_run, tmp_path_factory, django_db_blocker, "fashion")
+    return _run(fashion_run, REDUCED, tmp_path_factory, django_db_blocker, "fashion")["service"]
 
 
 @pytest.fixture(scope="module")
-def grocery_figures(django_db_setup, django_db_blocker, tmp_path_factory):
-    return _run(grocery_run, tmp_path_factory, django_db_blocker, "grocery")
+def grocery_result(django_db_setup, django_db_blocker, tmp_path_factory):
+    return _run(grocery_run, GROCERY_TUNED, tmp_path_factory, django_db_blocker, "grocery")
+
+
+@pytest.fixture(scope="module")
+def grocery_figures(grocery_result):
+    return grocery_result["service"]
 
 
 @pytest.mark.parametrize("figure", sorted(FASHION_FLOORS))
@@ -104,3 +122,16 @@ def test_fashion_in_catalog_photos_are_rarely_flagged(fashion_figures, figure):
 @pytest.mark.parametrize("figure", sorted(GROCERY_CEILINGS))
 def test_grocery_in_catalog_photos_are_rarely_flagged(grocery_figures, figure):
     assert grocery_figures[figure] <= GROCERY_CEILINGS[figure], grocery_figures
+
+
+@pytest.mark.parametrize("figure", sorted(GROCERY_TUNED_FLOORS))
+def test_the_grocery_model_tuned_to_the_shop_stays_above_its_floor(grocery_figures, figure):
+    assert grocery_figures[figure] >= GROCERY_TUNED_FLOORS[figure], grocery_figures
+
+
+def test_the_grocery_tunes_gate_judged_on_held_out_shop_photos(grocery_result):
+    tuned = grocery_result["tuned"]
+    held_out = tuned["training"]["held_out_images"]
+    assert len(held_out) >= 20 and f"held-out shop photos (of {len(held_out)} search-only photos" in tuned["gate"]
+    # The tuned model is better on the held-out train photos too: the gate activated it.
+    assert tuned["activated_by"] == "gate", tuned["gate"]
