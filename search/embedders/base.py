@@ -97,6 +97,14 @@ class Embedder(ABC):
         return f"<{type(self).__name__} {self.model_id} on {self.device}>"
 
 
+def transformers_progress_bars_off() -> None:
+    """No progress bars while transformers loads a model: a server loads models in the background,
+    where a bar is noise (a Celery worker logs whatever reaches stderr as a warning)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; all-zero rows stay zero instead of becoming NaN."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -14,7 +14,14 @@ from typing import Any
 import torch
 from PIL import Image
 
-from search.embedders.base import MODELS_SETTING, OFFLINE_HINT, Embedder, EmbedderLoadError, error_summary
+from search.embedders.base import (
+    MODELS_SETTING,
+    OFFLINE_HINT,
+    Embedder,
+    EmbedderLoadError,
+    error_summary,
+    transformers_progress_bars_off,
+)
 
 DEFAULT_CHECKPOINT = "openai/clip-vit-base-patch32"
 # Model types trained on text padded to the full length: shorter padding changes their vectors.
@@ -54,6 +61,7 @@ class ClipEmbedder(Embedder):
         version, pinned = checkpoint_version(checkpoint, revision=revision, **options)
         # Load model and processor from the same commit, even if the repository moves meanwhile.
         options["revision"] = pinned
+        transformers_progress_bars_off()
         model = AutoModel.from_pretrained(checkpoint, dtype=torch.float32, **options)
         self._model = model.eval().to(self.device)
         vision = getattr(self._model.config, "vision_config", None)

@@ -21,7 +21,13 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from catalog.image_intake import flatten_to_rgb
-from search.embedders.base import Embedder, EmbedderLoadError, error_summary, l2_normalise
+from search.embedders.base import (
+    Embedder,
+    EmbedderLoadError,
+    error_summary,
+    l2_normalise,
+    transformers_progress_bars_off,
+)
 
 if TYPE_CHECKING:
     from efficientnet_lite_pytorch import EfficientNet
@@ -196,6 +202,7 @@ def _minilm_load(device: torch.device) -> tuple[Any, torch.nn.Module]:
     from transformers import AutoModel, AutoTokenizer
 
     folder = str(get_model_path())
+    transformers_progress_bars_off()
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model = AutoModel.from_pretrained(folder, local_files_only=True)
     return tokenizer, model.eval().to(device)

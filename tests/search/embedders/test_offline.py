@@ -1,10 +1,12 @@
 import numpy as np
+import torch
 from PIL import Image
 
 from search.embedders.offline import (
     CNN_DIM,
     HIST_DIM,
     IMAGE_SIZE,
+    _minilm_load,
     foreground_hsv_histogram,
     hsv_bins,
     image_square,
@@ -141,3 +143,13 @@ def test_histogram_bins_of_a_region_give_that_crops_histogram():
     counts = np.bincount(region[region >= 0], minlength=HIST_DIM).astype(np.float32)
     expected = foreground_hsv_histogram(square.crop((64, 32, 224, 160)))
     np.testing.assert_allclose(counts / np.linalg.norm(counts), expected, atol=1e-6)
+
+
+def test_loading_the_text_model_draws_no_progress_bar(capfd):
+    # A Celery worker logs whatever reaches stderr as a warning: `make run` showed transformers'
+    # "Loading weights" bar as two WARNING lines on every worker start.
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.enable_progress_bar()  # as a fresh process starts
+    _minilm_load(torch.device("cpu"))
+    assert "Loading weights" not in capfd.readouterr().err
