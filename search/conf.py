@@ -98,7 +98,7 @@ DEFAULTS: dict[str, Any] = {
     # alone (real photos), not of the shopper-like copies (docs/quality.md).
     "SEARCH_NO_MATCH_MIN_SHOP_PHOTOS": 100,
     # Recalibrate when the model's image vectors have grown by this share since the last time.
-    "SEARCH_NO_MATCH_RECALIBRATE_GROWTH": 0.2,
+    "SEARCH_NO_MATCH_RECALIBRATE_CHANGE": 0.2,
     # Words that match nothing in the catalog are corrected to the closest catalog word at or
     # above this similarity (difflib ratio, 0-1), chosen among the catalog words pg_trgm finds
     # nearest. 0.75 corrected 94% of one-edit typos of fashion catalog words (ADR 0005).

@@ -246,7 +246,7 @@ class NoMatchCalibration(models.Model):
 
     model = models.OneToOneField(EmbeddingModel, on_delete=models.CASCADE, related_name="no_match_calibration")
     calibrated_at = models.DateTimeField()
-    # Image vectors of the model (and products) when calibrated: growth beyond a share recalibrates.
+    # Image vectors of the model (and products) when calibrated: a change beyond a share recalibrates.
     catalog_images = models.PositiveIntegerField()
     catalog_products = models.PositiveIntegerField()
     copies = models.PositiveIntegerField(help_text="Shopper-like copies of catalog photos measured.")

@@ -33,7 +33,7 @@ the drift watch).
 
 With fewer than SEARCH_NO_MATCH_MIN_PHOTOS positives (a new or tiny catalog) the calibration
 stores no threshold, and nothing is flagged until the catalog has grown
-(SEARCH_NO_MATCH_RECALIBRATE_GROWTH) and is calibrated again.
+(SEARCH_NO_MATCH_RECALIBRATE_CHANGE) and is calibrated again.
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ def match_distance(
 
 def no_match_calibration_due(model: EmbeddingModel) -> bool:
     """The active model (or a built candidate waiting for the merchant), its images all embedded,
-    and no calibration yet, one made with another keep share, or the catalog grown by
-    SEARCH_NO_MATCH_RECALIBRATE_GROWTH since."""
+    and no calibration yet, one made with another keep share, or the catalog grown or shrunk by
+    SEARCH_NO_MATCH_RECALIBRATE_CHANGE since (a shrunk one may have lost the shop photos that set
+    its threshold)."""
     if model.status not in (EmbeddingModel.Status.ACTIVE, EmbeddingModel.Status.WAITING):
         return False
     open_rows = [EmbeddingStatus.PENDING, EmbeddingStatus.PROCESSING]
@@ -132,8 +133,9 @@ def no_match_calibration_due(model: EmbeddingModel) -> bool:
         return True
     if calibration.match_space != _match_space(model):
         return True
-    grown = calibration.catalog_images * (1 + float(search_setting("SEARCH_NO_MATCH_RECALIBRATE_GROWTH")))
-    return _ready_images(model) >= max(grown, calibration.catalog_images + 1)
+    change = float(search_setting("SEARCH_NO_MATCH_RECALIBRATE_CHANGE"))
+    images, calibrated = _ready_images(model), calibration.catalog_images
+    return images >= max(calibrated * (1 + change), calibrated + 1) or images <= calibrated * (1 - change)
 
 
 def no_match_calibration_refresh(model_id: int, *, force: bool = False) -> NoMatchCalibration | None:

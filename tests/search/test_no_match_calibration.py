@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from catalog.models import Product
+from catalog.models import Product, ProductImage
 from catalog.services import product_image_add, product_upsert
 from search.models import EmbeddingModel, NoMatchCalibration
 from search.services.index_queue import embeddings_process_available
@@ -64,7 +64,7 @@ def test_too_few_photos_store_no_threshold_and_flag_nothing(tiny_models, admin_c
     assert "too few photos (5)" in page
 
 
-def test_recalibration_is_due_after_growth_a_new_keep_share_or_a_switch(tiny_models, settings, admin_client):
+def test_recalibration_is_due_after_growth_a_shrink_a_new_keep_share_or_a_switch(tiny_models, settings, admin_client):
     model = embedding_model_activate("tiny")
     small_catalog(25)
     embeddings_process_available()
@@ -86,6 +86,11 @@ def test_recalibration_is_due_after_growth_a_new_keep_share_or_a_switch(tiny_mod
     embeddings_process_available()
     assert no_match_calibration_due(model)
     assert no_match_calibration_refresh(model.pk).catalog_images == 30
+    ProductImage.objects.filter(product__sku__in=[f"CAL-{n}" for n in range(25, 30)]).delete()  # 17% fewer
+    assert not no_match_calibration_due(model)
+    ProductImage.objects.filter(product__sku="CAL-24").delete()  # 20% fewer: what set the threshold may be gone
+    assert no_match_calibration_due(model)
+    assert no_match_calibration_refresh(model.pk).catalog_images == 24
     settings.SNAPSHELF_SEARCH_NO_MATCH_KEEP_SHARE = 0.95
     assert no_match_calibration_due(model)
     settings.SNAPSHELF_SEARCH_NO_MATCH_KEEP_SHARE = 0.99
@@ -102,7 +107,7 @@ def test_recalibration_is_due_after_growth_a_new_keep_share_or_a_switch(tiny_mod
     assert NoMatchCalibration.objects.count() == 2
 
     page = admin_client.get(reverse("admin:search_embeddingmodel_change", args=[new.pk])).content.decode()
-    assert "keeps 99% of real matches" in page and f"{30 * COPIES_PER_PHOTO_MAX} shopper-like copies" in page
+    assert "keeps 99% of real matches" in page and f"{24 * COPIES_PER_PHOTO_MAX} shopper-like copies" in page
     response = admin_client.post(
         reverse("admin:search_embeddingmodel_changelist"),
         {"action": "recalibrate_no_match", "_selected_action": [new.pk, model.pk]},
