@@ -93,9 +93,8 @@ def products_nearest(
         # of products with hundreds of images each would otherwise read its whole index).
         if len(matches) >= products or every_row or fetch >= most:
             if best_images > 1:
-                excluded = getattr(product_filter, "images_excluded", ())
                 matches = _rank_by_best_images(
-                    model, rows, matches, best_images, every_row=every_row, excluded=excluded
+                    model, rows, matches, best_images, every_row=every_row, excluded=product_filter.images_excluded
                 )
             return matches[:products]
         fetch = min(fetch * 2, most)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from search.services import vector_legs
-from search.vector_store import Neighbour
+from search.vector_store import Neighbour, ProductFilter
+
+# The stand-in neighbours below ignore the filter; a leg still reads what it excludes.
+ANY_PRODUCT = ProductFilter("SELECT id FROM catalog_product", ())
 
 
 def test_a_leg_reads_at_most_vector_max_rows(monkeypatch, settings):
@@ -22,7 +25,7 @@ def test_a_leg_reads_at_most_vector_max_rows(monkeypatch, settings):
         return [Neighbour(item_id=n, product_id=n % 3, distance=n / 10_000) for n in range(limit)]
 
     monkeypatch.setattr(vector_legs, "neighbours", three_products_with_endless_images)
-    matches = vector_legs.products_nearest(None, "image", np.zeros(4), products=10, product_filter=None)  # type: ignore[arg-type]
+    matches = vector_legs.products_nearest(None, "image", np.zeros(4), products=10, product_filter=ANY_PRODUCT)  # type: ignore[arg-type]
     assert asked == [20, 40, 64]  # doubling from 2 rows a product, stopped at the cap
     assert [match.product_id for match in matches] == [0, 1, 2]  # what there is within the cap
 
@@ -45,7 +48,7 @@ def test_products_rank_by_their_best_images_and_unread_images_count_as_far_as_th
     def ranked(best_images: int, products: int = 4) -> list[tuple[int, float, int | None]]:
         matches = vector_legs.products_nearest(
             None,  # type: ignore[arg-type]
-            "image", np.zeros(4), products=products, product_filter=None, best_images=best_images,  # type: ignore[arg-type]
+            "image", np.zeros(4), products=products, product_filter=ANY_PRODUCT, best_images=best_images,
         )  # fmt: skip
         return [(m.product_id, m.distance, m.image_id) for m in matches]
 
