@@ -150,19 +150,27 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
             threshold = f"{calibration.match_threshold:.4f} ({_space(calibration.match_space)})"
         search_threshold = "-" if calibration.threshold is None else f"{calibration.threshold:.4f}"
         source = "the shop photos alone" if shop_photos_decide(calibration.shop_photos) else "copies and shop photos"
+        kinds = "none (the model names no kinds, or the catalog has no product texts yet)"
+        if calibration.kind_threshold is not None and calibration.kind_gate is not None:
+            kinds = (
+                f"a photo beyond match distance {calibration.kind_gate:.4f} is also flagged when its kind score "
+                f"({calibration.kind_space}) is under {calibration.kind_threshold:.4f}, which keeps "
+                f"{calibration.keep_share:.0%} of the sampled catalog and shop photos; their kind scores by quantile: "
+                f"{_quantiles_text(calibration.kind_quantiles)}"
+            )
         return format_html(
             "Threshold {} keeps {} of real matches ({}). Calibrated {} in {} s on {} shopper-like copies and {} "
             "shop photos ({} images of {} products then), {} negative pairs.<br>Positives by quantile, as the flag "
             "measures them (the best matches' distance in {}): {}<br>In search distance: best match in the "
             "catalog {} (threshold {}); against their own product {}<br>Negatives (random pairs of products) by "
-            "quantile: {}",
+            "quantile: {}<br>Kind check: {}",
             threshold, f"{calibration.keep_share:.0%}", source,
             calibration.calibrated_at.strftime("%Y-%m-%d %H:%M UTC"), calibration.seconds, calibration.copies,
             calibration.shop_photos, calibration.catalog_images,
             calibration.catalog_products, calibration.negative_pairs, _space(calibration.match_space),
             _quantiles_text(calibration.match_quantiles), _quantiles_text(calibration.positive_quantiles),
             search_threshold, _quantiles_text(calibration.own_product_quantiles),
-            _quantiles_text(calibration.negative_quantiles),
+            _quantiles_text(calibration.negative_quantiles), kinds,
         )  # fmt: skip
 
     @admin.action(description="Recalibrate 'no exact match' (in the background)")

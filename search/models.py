@@ -268,6 +268,16 @@ class NoMatchCalibration(models.Model):
     match_space = models.CharField(max_length=100, blank=True, default="")
     match_quantiles = models.JSONField(default=dict)
     match_threshold = models.FloatField(null=True, blank=True)
+    # The kind check (Embedder.kind_space; "" = none, docs/adr/0013-no-match-kind-check.md): how
+    # close each kind the model tells apart is, in words, to the catalog's product texts
+    # (kind_relevance, one value per kind); a photo's kind score is its kind probabilities against
+    # that. Positives' kind scores by quantile, the score that keeps keep_share of them
+    # (kind_threshold), and the match distance beyond which a low kind score flags (kind_gate).
+    kind_space = models.CharField(max_length=100, blank=True, default="")
+    kind_relevance = models.JSONField(default=list, blank=True)
+    kind_quantiles = models.JSONField(default=dict, blank=True)
+    kind_threshold = models.FloatField(null=True, blank=True)
+    kind_gate = models.FloatField(null=True, blank=True)
     seconds = models.FloatField(default=0.0, help_text="How long the calibration took.")
 
     def __str__(self) -> str:

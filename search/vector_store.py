@@ -501,6 +501,21 @@ def image_vectors_of_products(model: EmbeddingModel, product_ids: Sequence[int])
         return _image_vectors(model, cursor.fetchall())
 
 
+def text_vectors_sample(model: EmbeddingModel, *, size: int, salt: str) -> np.ndarray:
+    """Up to ``size`` product text vectors of the model's active products (for calibration), drawn
+    as image_vectors_sample draws images: in the order of a hash of the salt and the SKU."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.embedding::text FROM {TABLES['product']} e "
+            f"JOIN {Product._meta.db_table} p ON p.id = e.product_id "
+            f"WHERE {_where(model, None, kind='product')[0]} AND p.is_active "
+            "ORDER BY md5(%s || '|' || p.sku), e.product_id LIMIT %s",
+            [salt, int(size)],
+        )
+        vectors = [np.array(json_vector(row[0]), dtype=np.float32) for row in cursor.fetchall()]
+    return np.stack(vectors) if vectors else np.zeros((0, _dim(model, "product")), dtype=np.float32)
+
+
 def _image_vectors(model: EmbeddingModel, rows: list[tuple[Any, ...]]) -> ImageVectors:
     vectors = [np.array(json_vector(row[3]), dtype=np.float32) for row in rows]
     return ImageVectors(

@@ -43,6 +43,12 @@ class Embedder(ABC):
     # tells a product it has from one it has not better, and map its vectors there in
     # match_vectors. Renaming it (any change to match_vectors) makes the calibration due again.
     match_space: str = ""
+    # The kind check of the same notice: a model that can tell what kinds of things a photo shows
+    # names that space here, gives each kind's probability for image vectors (kind_probabilities)
+    # and describes each kind in words (kind_descriptions, embedded by its text model and compared
+    # with the catalog's product texts). "" means no kind check. Renaming it makes the calibration
+    # due again (docs/adr/0013-no-match-kind-check.md).
+    kind_space: str = ""
 
     def __init__(self, *, batch_size: int = 16, device: str = "auto", threads: int = 0) -> None:
         if batch_size < 1:
@@ -70,6 +76,14 @@ class Embedder(ABC):
     def match_vectors(self, image_vectors: np.ndarray) -> np.ndarray:
         """Image vectors (stored, or a query photo's) mapped into ``match_space``, L2-normalised."""
         return l2_normalise(image_vectors)
+
+    def kind_probabilities(self, image_vectors: np.ndarray) -> np.ndarray:
+        """Each image vector's probability of each kind (rows sum to 1), shape (N, kinds)."""
+        raise NotImplementedError(f"{type(self).__name__} has no kind space")
+
+    def kind_descriptions(self) -> list[str]:
+        """Each kind of kind_probabilities in words, in the same order."""
+        raise NotImplementedError(f"{type(self).__name__} has no kind space")
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, shape (N, text_dim)."""

@@ -11,8 +11,10 @@ part of the vectors (``match_vectors``; docs/adr/0011-no-match-in-the-classifier
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,6 +63,15 @@ IMAGE_RECIPE = "fg-hist-v2"
 # same in-catalog cost (docs/quality.md). Bump the version when the mapping changes.
 MATCH_SPACE = "imagenet-logits-v1"
 LOGIT_SCALE = 20.0
+# The no-exact-match kind check (Embedder.kind_space): the same classifier's 1000 classes as
+# probabilities, softened by KIND_TEMPERATURE (the logits above divided by it), each class described
+# in words by its WordNet lemmas and gloss (imagenet_classes.tsv). On cached vectors temperatures of
+# 3 to 6 flagged within a point of each other; 1 (the plain softmax, which rests on the top class)
+# flagged 11-14 points fewer photos of other kinds of products
+# (docs/adr/0013-no-match-kind-check.md). Bump the version when either changes.
+KIND_SPACE = "imagenet-wordnet-v1"
+KIND_TEMPERATURE = 3.0
+KIND_DESCRIPTIONS = Path(__file__).with_name("imagenet_classes.tsv")
 
 
 class OfflineEmbedder(Embedder):
@@ -68,6 +79,7 @@ class OfflineEmbedder(Embedder):
     text_dim = TEXT_DIM
     image_side = IMAGE_SIZE
     match_space = MATCH_SPACE
+    kind_space = KIND_SPACE
 
     def __init__(
         self, *, hist_weight: float = 0.4, batch_size: int = 16, device: str = "auto", threads: int = 0
@@ -91,10 +103,22 @@ class OfflineEmbedder(Embedder):
         )
 
     def match_vectors(self, image_vectors: np.ndarray) -> np.ndarray:
+        logits = self._logits(image_vectors)
+        return l2_normalise(logits - logits.mean(axis=1, keepdims=True))
+
+    def kind_probabilities(self, image_vectors: np.ndarray) -> np.ndarray:
+        logits = self._logits(image_vectors) / KIND_TEMPERATURE
+        exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+    def kind_descriptions(self) -> list[str]:
+        return imagenet_class_descriptions()
+
+    def _logits(self, image_vectors: np.ndarray) -> np.ndarray:
+        """The classifier's logits of the CNN part of the vectors (L2-normalised, LOGIT_SCALE)."""
         weight, bias = self._classifier
         cnn = l2_normalise(np.asarray(image_vectors, dtype=np.float32)[:, :CNN_DIM])
-        logits = LOGIT_SCALE * cnn @ weight + bias
-        return l2_normalise(logits - logits.mean(axis=1, keepdims=True))
+        return LOGIT_SCALE * cnn @ weight + bias
 
     def embed_query_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         rgb = [flatten_to_rgb(image) for image in images]
@@ -135,6 +159,13 @@ class OfflineEmbedder(Embedder):
         # Mean over real tokens only, as sentence-transformers pools this model.
         mask = encoded["attention_mask"].unsqueeze(-1).to(tokens.dtype)
         return (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
+@functools.cache
+def imagenet_class_descriptions() -> list[str]:
+    """The classifier's classes in its output order, each as "lemmas: gloss" (WordNet 3.0)."""
+    rows = [line.split("\t") for line in KIND_DESCRIPTIONS.read_text().splitlines() if not line.startswith("#")]
+    return [f"{lemmas}: {gloss}" for _synset, lemmas, gloss in rows]
 
 
 def _centre_mean(features: torch.Tensor, share: float) -> torch.Tensor:

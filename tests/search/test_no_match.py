@@ -4,6 +4,7 @@ not close still shows the nearest products."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from PIL import Image
@@ -11,7 +12,13 @@ from PIL import Image
 from catalog.models import Product
 from search.embedders.registry import embedder_get
 from search.models import NoMatchCalibration
-from search.services.no_match import match_distance, no_match_distance
+from search.services.no_match import (
+    close_match,
+    kind_score,
+    match_distance,
+    no_match_calibration_due,
+    no_match_distance,
+)
 from search.services.product_search import SearchQuery, product_search
 from search.shopper_photos import shopper_photo
 from tests.search.search_fixtures import demo_photo, noise, png
@@ -54,6 +61,60 @@ def test_calibration_of_the_demo_catalog_keeps_real_matches_and_records_its_mode
     # catalog: the same in every run). A threshold from random pairs (the old rule) flagged nearly
     # all of them.
     assert flagged <= 4
+
+
+def test_the_kind_check_is_calibrated_on_the_catalogs_words(demo_index):
+    calibration = NoMatchCalibration.objects.get(model=demo_index)
+    assert calibration.kind_space == "imagenet-wordnet-v1"
+    descriptions = embedder_get(demo_index.name).kind_descriptions()
+    relevance = np.array(calibration.kind_relevance)
+    assert len(relevance) == len(descriptions) == 1000
+
+    def kind(lemma: str) -> float:
+        return relevance[
+            next(
+                i for i, text in enumerate(descriptions) if text.startswith(f"{lemma},") or text.startswith(f"{lemma}:")
+            )
+        ]
+
+    # The demo shop sells mugs, lamps, backpacks, socks: kinds its product texts name rank high;
+    # a fish and a volcano do not.
+    for sold in ("table lamp", "coffee mug", "backpack", "sock"):
+        assert kind(sold) > np.quantile(relevance, 0.9), sold
+    for unsold in ("tench", "volcano"):
+        assert kind(unsold) < np.median(relevance), unsold
+    # The threshold keeps 99% of the sampled catalog photos' kind scores; the gate is the median
+    # of the positives' match distances.
+    kinds, matches = calibration.kind_quantiles, calibration.match_quantiles
+    assert kinds["0.01"] <= calibration.kind_threshold <= kinds["0.05"]
+    assert calibration.kind_gate == pytest.approx(matches["0.5"], abs=1e-4)
+    NoMatchCalibration.objects.filter(pk=calibration.pk).update(kind_space="")
+    assert no_match_calibration_due(demo_index)  # made without the model's kind space: due again
+
+
+def test_beyond_the_gate_a_photo_whose_kinds_are_not_the_catalogs_is_flagged(demo_index):
+    lamp = demo_photo("DEMO-TABLE-LAMP-RED")
+    result = product_search(SearchQuery(image=lamp, limit=3))
+    assert result.close_match
+    image_ids = [hit.matched_image.pk for hit in result.hits]
+    embedder = embedder_get(demo_index.name)
+    vector = embedder.embed_query_images([lamp])[0]
+    score = kind_score(demo_index, embedder, vector)
+    distance = match_distance(demo_index, embedder.match_vectors, vector, image_ids)
+    calibrations = NoMatchCalibration.objects.filter(model=demo_index)
+    assert distance <= calibrations.get().match_threshold and 0 < score < 1
+    # Within the gate the kinds are not asked, however unlike the catalog's.
+    calibrations.update(kind_gate=distance + 0.01, kind_threshold=score + 0.01)
+    assert close_match(demo_index, vector, image_ids)
+    # Beyond it: flagged when the photo's kind score is under the threshold, not when over.
+    calibrations.update(kind_gate=distance - 0.01)
+    assert not close_match(demo_index, vector, image_ids)
+    assert not product_search(SearchQuery(image=lamp, limit=3)).close_match
+    calibrations.update(kind_threshold=score - 0.01)
+    assert close_match(demo_index, vector, image_ids)
+    # A kind threshold calibrated in another kind space decides nothing.
+    calibrations.update(kind_threshold=score + 0.01, kind_space="another-space-v0")
+    assert close_match(demo_index, vector, image_ids)
 
 
 def test_a_photo_unlike_anything_still_shows_the_nearest_products_with_a_notice(demo_index):

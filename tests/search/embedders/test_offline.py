@@ -6,6 +6,7 @@ from search.embedders.offline import (
     CNN_DIM,
     HIST_DIM,
     IMAGE_SIZE,
+    KIND_TEMPERATURE,
     _minilm_load,
     foreground_hsv_histogram,
     hsv_bins,
@@ -121,6 +122,28 @@ def test_match_vectors_are_the_classifier_logits_of_the_cnn_part(offline_embedde
     other_colours[:, CNN_DIM:] = vectors[::-1, CNN_DIM:]  # swap the histograms
     np.testing.assert_allclose(offline_embedder.match_vectors(other_colours), mapped, atol=1e-5)
     assert mapped[0] @ mapped[1] > mapped[0] @ mapped[2]
+
+
+def test_kind_probabilities_are_the_classifiers_softened_and_described_in_its_order(offline_embedder):
+    """The kind check (docs/adr/0013): the same 1000 classes as probabilities at KIND_TEMPERATURE,
+    each described by its WordNet lemmas and gloss in the classifier's output order."""
+    vectors = offline_embedder.embed_images([mug(RED), star(RED)])
+    probabilities = offline_embedder.kind_probabilities(vectors)
+    descriptions = offline_embedder.kind_descriptions()
+    assert offline_embedder.kind_space == "imagenet-wordnet-v1"
+    assert probabilities.shape == (2, 1000) == (2, len(descriptions))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    weight, bias = offline_embedder._cnn._fc.weight, offline_embedder._cnn._fc.bias
+    cnn = torch.from_numpy(vectors[:, :CNN_DIM])
+    logits = (20.0 * torch.nn.functional.normalize(cnn, dim=1) @ weight.T + bias).detach().numpy()
+    expected = np.exp((logits - logits.max(axis=1, keepdims=True)) / KIND_TEMPERATURE)
+    np.testing.assert_allclose(probabilities, expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
+    assert descriptions[0].startswith("tench, Tinca tinca: freshwater")
+    assert descriptions[948].startswith("Granny Smith: apple with a green skin")
+    assert descriptions[504].startswith("coffee mug:")
+    # Softened: the top class keeps far less than the plain softmax gives it.
+    plain = np.exp(logits - logits.max(axis=1, keepdims=True))
+    assert probabilities.max() < (plain / plain.sum(axis=1, keepdims=True)).max()
 
 
 def test_feature_maps_are_what_a_catalog_vector_pools(offline_embedder):
