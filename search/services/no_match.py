@@ -90,8 +90,14 @@ COPIES_PER_PHOTO_MAX = 4
 # fashion copies unflagged for 1.4 points fewer photos of other kinds of products flagged.
 KIND_GATE_SHARE = 0.5
 # A kind's relevance to the catalog: the mean similarity of its words to the product texts most like
-# them (this many), so that one odd description does not make a kind the shop's.
-KIND_RELEVANCE_PRODUCTS = 3
+# them (this share of the texts read, at least KIND_RELEVANCE_PRODUCTS_MIN), less its mean
+# similarity to all of them. The share keeps one odd description from making a kind the shop's; the
+# mean takes out what a kind's words share with any product text. With the 3 most alike and no
+# mean, every kind found a few loosely alike texts among 5,000 fashion products, and grocery
+# photos against the fashion catalog were flagged 0.73 instead of 0.87-0.89 on cached vectors
+# (docs/adr/0013-no-match-kind-check.md).
+KIND_RELEVANCE_SHARE = 0.02
+KIND_RELEVANCE_PRODUCTS_MIN = 3
 # Product texts read for the relevance: a sample of the catalog in a hash order.
 KIND_TEXT_SAMPLE = 5000
 
@@ -263,8 +269,8 @@ def shop_photos_decide(shop_photos: int) -> bool:
 
 def _kind_relevance(model: EmbeddingModel, embedder: Embedder) -> np.ndarray | None:
     """Each of the model's kinds' relevance to the catalog: the mean cosine similarity of its words
-    to the KIND_RELEVANCE_PRODUCTS product texts most like them. None for a model with no kind
-    space, or a catalog with no product text vectors yet."""
+    to the product texts most like them (KIND_RELEVANCE_SHARE), less the mean to all. None for a
+    model with no kind space, or a catalog with no product text vectors yet."""
     if not embedder.kind_space:
         return None
     texts = text_vectors_sample(model, size=KIND_TEXT_SAMPLE, salt=model.model_id)
@@ -272,8 +278,9 @@ def _kind_relevance(model: EmbeddingModel, embedder: Embedder) -> np.ndarray | N
         return None
     kinds = _kind_text_vectors(embedder)
     similarity = kinds @ l2_normalise(texts).T
-    top = min(KIND_RELEVANCE_PRODUCTS, similarity.shape[1])
-    return np.sort(similarity, axis=1)[:, -top:].mean(axis=1)
+    texts_read = similarity.shape[1]
+    top = min(texts_read, max(KIND_RELEVANCE_PRODUCTS_MIN, round(KIND_RELEVANCE_SHARE * texts_read)))
+    return np.sort(similarity, axis=1)[:, -top:].mean(axis=1) - similarity.mean(axis=1)
 
 
 _kind_texts: dict[str, np.ndarray] = {}

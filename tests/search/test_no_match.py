@@ -78,15 +78,15 @@ def test_the_kind_check_is_calibrated_on_the_catalogs_words(demo_index):
         ]
 
     # The demo shop sells mugs, lamps, backpacks, socks: kinds its product texts name rank high;
-    # a fish and a volcano do not.
-    for sold in ("table lamp", "coffee mug", "backpack", "sock"):
-        assert kind(sold) > np.quantile(relevance, 0.9), sold
-    for unsold in ("tench", "volcano"):
-        assert kind(unsold) < np.median(relevance), unsold
+    # a fish and a volcano, like most of the 1,000 kinds, do not.
+    sold = [kind(name) for name in ("table lamp", "coffee mug", "backpack", "sock")]
+    unsold = [kind(name) for name in ("tench", "volcano")]
+    assert min(sold) > np.quantile(relevance, 0.9) and max(unsold) < np.quantile(relevance, 0.75)
+    assert min(sold) > 2 * max(unsold), (sold, unsold)
     # The threshold keeps 99% of the sampled catalog photos' kind scores; the gate is the median
     # of the positives' match distances.
     kinds, matches = calibration.kind_quantiles, calibration.match_quantiles
-    assert kinds["0.01"] <= calibration.kind_threshold <= kinds["0.05"]
+    assert kinds["0.01"] - 1e-4 <= calibration.kind_threshold <= kinds["0.05"] + 1e-4  # quantiles kept to 4 places
     assert calibration.kind_gate == pytest.approx(matches["0.5"], abs=1e-4)
     NoMatchCalibration.objects.filter(pk=calibration.pk).update(kind_space="")
     assert no_match_calibration_due(demo_index)  # made without the model's kind space: due again
