@@ -151,6 +151,8 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
         search_threshold = "-" if calibration.threshold is None else f"{calibration.threshold:.4f}"
         source = "the shop photos alone" if shop_photos_decide(calibration.shop_photos) else "copies and shop photos"
         kinds = "none (the model names no kinds, or the catalog has no product texts yet)"
+        if calibration.kind_space and shop_photos_decide(calibration.shop_photos):
+            kinds = "off: the shop's own photos set the threshold"
         if calibration.kind_threshold is not None and calibration.kind_gate is not None:
             kinds = (
                 f"a photo beyond match distance {calibration.kind_gate:.4f} is also flagged when its kind score "

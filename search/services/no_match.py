@@ -38,7 +38,9 @@ beyond the positives' median, is flagged too. A catalog of 81 groceries with one
 a lenient match threshold (real shop photos are far from packshots), and a shirt passed it 7 times
 in 10; its kinds (a jersey, a sweatshirt) are nothing the grocer's words name
 (docs/adr/0013-no-match-kind-check.md). The kind score that keeps SEARCH_NO_MATCH_KEEP_SHARE of
-the sampled catalog photos and shop photos is the kind threshold.
+the sampled catalog photos and shop photos is the kind threshold. Where the shop's own photos set
+the match threshold (SEARCH_NO_MATCH_MIN_SHOP_PHOTOS) the kind check is off: that threshold is
+already tight.
 
 With fewer than SEARCH_NO_MATCH_MIN_PHOTOS positives (a new or tiny catalog) the calibration
 stores no threshold, and nothing is flagged until the catalog has grown
@@ -220,13 +222,20 @@ def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
     kind_scores = (
         embedder.kind_probabilities(sample.vectors) @ relevance if relevance is not None else np.zeros(0, np.float32)
     )
-    if shop_photos_decide(len(shop.own)):
+    shop_decides = shop_photos_decide(len(shop.own))
+    if shop_decides:
         # Real photos of the products, taken as shoppers take them: the copies' hardest 1% (a
         # product small on a busy drawn scene) would set a far more lenient threshold.
         positives, matches = shop.own, shop.match
     else:
         positives, matches = np.concatenate([copies.best, shop.own]), np.concatenate([copies.match, shop.match])
     enough = photos_copied + len(shop.own) >= int(search_setting("SEARCH_NO_MATCH_MIN_PHOTOS"))
+    # The kind check backs the copies' lenient threshold. Where the shop's own photos set it, it is
+    # already tight (it flagged every fashion photo against the grocery shop with its train photos),
+    # and those photos' near-duplicates (shots of a product taken one after another) put the gate,
+    # their median, so low that the kind check would ask nearly every real photo
+    # (docs/adr/0013-no-match-kind-check.md).
+    kind_check = enough and len(kind_scores) > 0 and not shop_decides
     values = {
         "calibrated_at": timezone.now(),
         "catalog_images": _ready_images(model),
@@ -248,8 +257,8 @@ def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
         "kind_space": embedder.kind_space,
         "kind_relevance": [round(float(value), 5) for value in relevance] if relevance is not None else [],
         "kind_quantiles": _quantiles(kind_scores),
-        "kind_threshold": float(np.quantile(kind_scores, 1 - keep_share)) if enough and len(kind_scores) else None,
-        "kind_gate": float(np.quantile(matches, KIND_GATE_SHARE)) if enough and len(kind_scores) else None,
+        "kind_threshold": float(np.quantile(kind_scores, 1 - keep_share)) if kind_check else None,
+        "kind_gate": float(np.quantile(matches, KIND_GATE_SHARE)) if kind_check else None,
         "seconds": round(time.monotonic() - started, 2),
     }
     calibration, _ = NoMatchCalibration.objects.update_or_create(model=model, defaults=values)
