@@ -90,10 +90,11 @@ DEFAULTS: dict[str, Any] = {
     # catalog photos and on search-only shop photos (search/services/no_match.py).
     "SEARCH_NO_MATCH_KEEP_SHARE": 0.99,
     # Catalog photos sampled for a calibration (each copied and embedded once; in a catalog with
-    # fewer photos, each copied up to 4 times). The threshold, a 99% point, rests on the hardest 1%
-    # of them: with 300, three runs on the whole fashion catalog flagged 0.020-0.024 of 500
-    # shopper-like photos (the goal: at most 0.02), with 600 0.018 (docs/quality.md).
-    "SEARCH_NO_MATCH_SAMPLE": 600,
+    # fewer photos, each copied up to 4 times). 600 was tried: the whole fashion catalog's
+    # shopper-like photos flagged 0.018 and 0.026 in two runs (300: 0.020-0.024 in three), and
+    # the shop photos' threshold got tighter (real val photos flagged 0.064-0.068 against 0.047;
+    # docs/quality.md).
+    "SEARCH_NO_MATCH_SAMPLE": 300,
     # Fewer positives than this: no threshold, nothing flagged, until the catalog grows.
     "SEARCH_NO_MATCH_MIN_PHOTOS": 20,
     # With this many search-only shop photos in the sample, the threshold keeps KEEP_SHARE of them

@@ -70,7 +70,7 @@ def test_recalibration_is_due_after_growth_a_shrink_a_new_keep_share_or_a_switch
     embeddings_process_available()
     model.refresh_from_db()
     first = no_match_calibration_refresh(model.pk)
-    # 25 photos, fewer than the sample (600): each copied COPIES_PER_PHOTO_MAX times.
+    # 25 photos, fewer than the sample (300): each copied COPIES_PER_PHOTO_MAX times.
     assert first.copies == 25 * COPIES_PER_PHOTO_MAX and first.threshold is not None and first.catalog_images == 25
     assert not no_match_calibration_due(model) and no_match_calibration_refresh(model.pk) is None  # idempotent
     # A model with no match space of its own decides on its search distances: the same threshold.
