@@ -150,7 +150,7 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
             threshold = f"{calibration.match_threshold:.4f} ({_space(calibration.match_space)})"
         search_threshold = "-" if calibration.threshold is None else f"{calibration.threshold:.4f}"
         source = "the shop photos alone" if shop_photos_decide(calibration.shop_photos) else "copies and shop photos"
-        kinds = "none (the model names no kinds, or the catalog has no product texts yet)"
+        kinds = "none (the model names no kinds, too few photos, or no product texts yet)"
         if calibration.kind_space and shop_photos_decide(calibration.shop_photos):
             kinds = "off: the shop's own photos set the threshold"
         if calibration.kind_threshold is not None and calibration.kind_gate is not None:

@@ -11,7 +11,6 @@ part of the vectors (``match_vectors``; docs/adr/0011-no-match-in-the-classifier
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -162,7 +161,6 @@ class OfflineEmbedder(Embedder):
         return (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
-@functools.cache
 def imagenet_class_descriptions() -> list[str]:
     """The classifier's classes in its output order, each as "lemmas: gloss" (WordNet 3.0)."""
     rows = [line.split("\t") for line in KIND_DESCRIPTIONS.read_text().splitlines() if not line.startswith("#")]

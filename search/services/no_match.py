@@ -218,10 +218,6 @@ def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
     copies, photos_copied = _copies_measured(model, embedder, sample, products, size=size)
     shop = _shop_photos_measured(embedder, sample, products)
     negatives = _negative_distances(sample)
-    relevance = _kind_relevance(model, embedder)
-    kind_scores = (
-        embedder.kind_probabilities(sample.vectors) @ relevance if relevance is not None else np.zeros(0, np.float32)
-    )
     shop_decides = shop_photos_decide(len(shop.own))
     if shop_decides:
         # Real photos of the products, taken as shoppers take them: the copies' hardest 1% (a
@@ -234,8 +230,12 @@ def no_match_calibrate(model: EmbeddingModel) -> NoMatchCalibration:
     # already tight (it flagged every fashion photo against the grocery shop with its train photos),
     # and those photos' near-duplicates (shots of a product taken one after another) put the gate,
     # their median, so low that the kind check would ask nearly every real photo
-    # (docs/adr/0013-no-match-kind-check.md).
-    kind_check = enough and len(kind_scores) > 0 and not shop_decides
+    # (docs/adr/0013-no-match-kind-check.md). Nothing of it is computed where it does not apply.
+    relevance = _kind_relevance(model, embedder) if enough and not shop_decides else None
+    kind_check = relevance is not None
+    kind_scores = (
+        embedder.kind_probabilities(sample.vectors) @ relevance if relevance is not None else np.zeros(0, np.float32)
+    )
     values = {
         "calibrated_at": timezone.now(),
         "catalog_images": _ready_images(model),
@@ -285,22 +285,11 @@ def _kind_relevance(model: EmbeddingModel, embedder: Embedder) -> np.ndarray | N
     texts = text_vectors_sample(model, size=KIND_TEXT_SAMPLE, salt=model.model_id)
     if not len(texts):
         return None
-    kinds = _kind_text_vectors(embedder)
+    kinds = embedder.embed_texts(embedder.kind_descriptions())
     similarity = kinds @ l2_normalise(texts).T
     texts_read = similarity.shape[1]
     top = min(texts_read, max(KIND_RELEVANCE_PRODUCTS_MIN, round(KIND_RELEVANCE_SHARE * texts_read)))
     return np.sort(similarity, axis=1)[:, -top:].mean(axis=1) - similarity.mean(axis=1)
-
-
-_kind_texts: dict[str, np.ndarray] = {}
-
-
-def _kind_text_vectors(embedder: Embedder) -> np.ndarray:
-    """The model's kind descriptions embedded by its text model (once per process and model)."""
-    key = f"{embedder.model_id}|{embedder.kind_space}"
-    if key not in _kind_texts:
-        _kind_texts[key] = embedder.embed_texts(embedder.kind_descriptions())
-    return _kind_texts[key]
 
 
 def _ready_images(model: EmbeddingModel) -> int:
