@@ -70,9 +70,9 @@ def options_parse() -> tuple[argparse.Namespace, list[Options]]:
     return args, runs
 
 
-def set_run(name: str, options: Options, folder: Path) -> dict[str, object]:
-    """One data set in a child process with its own servers (a fresh database)."""
-    out = folder / f"{options.preset}-{name}.json"
+def child_environment() -> dict[str, str]:
+    """A child's environment: this one without the servers', so that it starts its own throwaway
+    Postgres and Redis (config.settings.test)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -82,6 +82,13 @@ def set_run(name: str, options: Options, folder: Path) -> dict[str, object]:
     # OpenMP threads that wait passively: on a busy machine spinning ones burn 5x the CPU per image.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    return env
+
+
+def set_run(name: str, options: Options, folder: Path) -> dict[str, object]:
+    """One data set in a child process with its own servers (a fresh database)."""
+    out = folder / f"{options.preset}-{name}.json"
+    env = child_environment()
     command = [sys.executable, "-m", "benchmarks.quality.run_set", "--set", name,
                "--options", json.dumps(dataclasses.asdict(options)), "--out", str(out)]  # fmt: skip
     start = time.perf_counter()
