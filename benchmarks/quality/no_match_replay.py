@@ -52,21 +52,21 @@ SETS: dict[str, dict[str, tuple[str, ...]]] = {
         "out": ("fashion copies (benchmark)", "fashion as shot (benchmark)", "other fashion copies (dev)"),
     },
 }
-DEV_COPIES = {"fashion": 1000, "grocery": 600}
+DEV_COPIES = {"fashion": 1000, "grocery": 600}  # --dev-copies sets the fashion catalog's
 DEV_TRAIN_PHOTOS = 800
 
 
 # --- recording (the child process, Django set up) ---------------------------------------------
 
 
-def record(catalog: str, out: Path) -> None:
+def record(catalog: str, out: Path, *, dev_copies: int) -> None:
     """Build ``catalog``, calibrate it, ask every photo set, and save what the flag read."""
     from search.conf import search_setting
     from search.models import EmbeddingModel
 
     _catalog_build(catalog)
     model = EmbeddingModel.objects.get(status="active")
-    photos = _photo_sets(catalog)
+    photos = _photo_sets(catalog, dev_copies=dev_copies)
     default = int(search_setting("SEARCH_NO_MATCH_SAMPLE"))
     arrays = flag_inputs_record(model, photos, sample_sizes=(default, 2 * default), label=catalog)
     np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **kwargs as allow_pickle
@@ -150,7 +150,7 @@ def _catalog_build(catalog: str) -> None:
     service.no_match_calibrate_when_due(stats)
 
 
-def _photo_sets(catalog: str) -> dict[str, list[bytes]]:
+def _photo_sets(catalog: str, *, dev_copies: int) -> dict[str, list[bytes]]:
     """The catalog's photo sets (SETS), as uploads' bytes."""
     from PIL import Image
 
@@ -167,7 +167,7 @@ def _photo_sets(catalog: str) -> dict[str, list[bytes]]:
     if catalog == "fashion":
         rng = random.Random("no-match-replay")
         others = []
-        for item in rng.sample(items, DEV_COPIES["fashion"]):
+        for item in rng.sample(items, dev_copies):
             with Image.open(item.image) as photo:
                 others.append((shopper_photo(photo, seed=rng.randrange(2**40)), item.sku))
         sets = [
@@ -367,12 +367,13 @@ def decisions_check(recorded: dict[str, np.ndarray], sets: int, catalog: str) ->
         raise SystemExit(f"{catalog}: the replay does not reproduce the service: " + "; ".join(problems))
 
 
-def child_run(catalog: str, folder: Path) -> Path:
+def child_run(catalog: str, folder: Path, *, dev_copies: int) -> Path:
     """Record ``catalog`` in a child process with its own throwaway servers (a fresh database)."""
     from benchmarks.quality.__main__ import child_environment
 
     out = folder / f"{catalog}.npz"
-    command = [sys.executable, "-m", "benchmarks.quality.no_match_replay", "--record", catalog, "--out", str(out)]
+    command = [sys.executable, "-m", "benchmarks.quality.no_match_replay", "--record", catalog, "--out", str(out),
+               "--dev-copies", str(dev_copies)]  # fmt: skip
     completed = subprocess.run(command, env=child_environment(), cwd=Path(__file__).resolve().parents[2], check=False)
     if completed.returncode != 0:
         raise SystemExit(f"recording {catalog} failed (exit status {completed.returncode})")
@@ -382,6 +383,8 @@ def child_run(catalog: str, folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--record", choices=sorted(SETS), help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--dev-copies", type=int, default=DEV_COPIES["fashion"],
+                        help="copies of other fashion products in the fashion catalog's dev set (1-9000)")  # fmt: skip
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help="keep the recordings here (replayed again when present)")
     parser.add_argument("--json", type=Path, help="also write the table as JSON here")
@@ -389,6 +392,8 @@ def main() -> None:
         "--grid", action="store_true", help="also every rule of the GRID_ settings; print those meeting DEV_CRITERIA"
     )
     args = parser.parse_args()
+    if not 0 < args.dev_copies <= 9000:  # at most the fashion products there are, less a few
+        parser.error("--dev-copies must be between 1 and 9000")
     if args.record:
         import django
 
@@ -396,7 +401,7 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        record(args.record, args.out)
+        record(args.record, args.out, dev_copies=args.dev_copies)
         return
     missing = datasets_missing()
     if missing:
@@ -408,7 +413,7 @@ def main() -> None:
     for catalog, kinds in SETS.items():
         path = folder / f"{catalog}.npz"
         if not path.exists():
-            child_run(catalog, folder)
+            child_run(catalog, folder, dev_copies=args.dev_copies)
         recorded = dict(np.load(path))
         names = [*(f"in: {name}" for name in kinds["in"]), *(f"out: {name}" for name in kinds["out"])]
         calibration_check(recorded, catalog)
