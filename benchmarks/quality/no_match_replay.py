@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from benchmarks.quality.datasets import datasets_missing
+from search.services.kind_relevance import kind_relevance
 
 if TYPE_CHECKING:
     from search.models import EmbeddingModel
@@ -82,6 +83,7 @@ def flag_inputs_record(
     import search.services.no_match as no_match
     import search.services.product_search as product_search_module
     from benchmarks.quality.service import K, photo_search
+    from search.embedders.base import l2_normalise
     from search.embedders.offline import KIND_TEMPERATURE
     from search.models import NoMatchCalibration
     from search.vector_store import image_vectors_of_products, image_vectors_sample, text_vectors_sample
@@ -121,15 +123,12 @@ def flag_inputs_record(
     paths = sorted(_category_paths())
     calibration = NoMatchCalibration.objects.get(model=model)
     arrays.update(
-        kind_text_similarity=kinds @ _unit(texts).T,
-        kind_category_similarity=kinds @ _unit(embedder.embed_texts(paths)).T,
+        kind_text_similarity=kinds @ l2_normalise(texts).T,
+        kind_category_similarity=kinds @ l2_normalise(embedder.embed_texts(paths)).T,
         stored_relevance=np.array(calibration.kind_relevance, np.float32),
         stored=np.array([calibration.match_threshold, calibration.kind_threshold, calibration.kind_gate], np.float64),
         sample_default=np.array(sample_sizes[0]),
-        # What the replay needs of the service's constants (the parent sets up no Django).
-        relevance_share=np.array(no_match.KIND_RELEVANCE_SHARE),
-        relevance_products_min=np.array(no_match.KIND_RELEVANCE_PRODUCTS_MIN),
-        temperature=np.array(KIND_TEMPERATURE),
+        temperature=np.array(KIND_TEMPERATURE),  # of the kind probabilities recorded
     )
     return arrays
 
@@ -193,11 +192,6 @@ def _category_paths() -> set[str]:
     from catalog.models import Category
 
     return {category.full_path for category in Category.objects.filter(products__isnull=False).distinct()}
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 # --- replaying (the parent, numpy only) -------------------------------------------------------
@@ -277,15 +271,9 @@ def meets_dev_criteria(shares: dict[str, dict[str, float]]) -> bool:
 
 
 def relevance_from_texts(recorded: dict[str, np.ndarray]) -> np.ndarray:
-    """search.services.no_match._kind_relevance over the recorded kinds x texts similarities."""
-    similarity = recorded["kind_text_similarity"]
-    read, share, least = (
-        similarity.shape[1],
-        float(recorded["relevance_share"]),
-        int(recorded["relevance_products_min"]),
-    )
-    top = min(read, max(least, round(share * read)))
-    return np.sort(similarity, axis=1)[:, -top:].mean(axis=1) - similarity.mean(axis=1)
+    """The service's kind relevance (search/services/kind_relevance.py) over the recorded kinds x
+    texts similarities."""
+    return kind_relevance(recorded["kind_text_similarity"])
 
 
 def relevance_from_categories(similarity: np.ndarray) -> np.ndarray:

@@ -64,6 +64,7 @@ from catalog.models import ProductImage
 from search.conf import search_setting
 from search.embedders.base import Embedder, EmbedderLoadError, l2_normalise
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, NoMatchCalibration
+from search.services.kind_relevance import kind_relevance
 from search.services.vector_legs import products_nearest
 from search.shopper_photos import shopper_photo
 from search.vector_store import (
@@ -91,15 +92,6 @@ COPIES_PER_PHOTO_MAX = 4
 # On cached vectors this kept 0.7 points of real grocery shop photos and ~0.7 of shopper-like
 # fashion copies unflagged for 1.4 points fewer photos of other kinds of products flagged.
 KIND_GATE_SHARE = 0.5
-# A kind's relevance to the catalog: the mean similarity of its words to the product texts most like
-# them (this share of the texts read, at least KIND_RELEVANCE_PRODUCTS_MIN), less its mean
-# similarity to all of them. The share keeps one odd description from making a kind the shop's; the
-# mean takes out what a kind's words share with any product text. With the 3 most alike and no
-# mean, every kind found a few loosely alike texts among 5,000 fashion products, and grocery
-# photos against the fashion catalog were flagged 0.73 instead of 0.87-0.89 on cached vectors
-# (docs/adr/0013-no-match-kind-check.md).
-KIND_RELEVANCE_SHARE = 0.02
-KIND_RELEVANCE_PRODUCTS_MIN = 3
 # Product texts read for the relevance: a sample of the catalog in a hash order.
 KIND_TEXT_SAMPLE = 5000
 
@@ -277,19 +269,16 @@ def shop_photos_decide(shop_photos: int) -> bool:
 
 
 def _kind_relevance(model: EmbeddingModel, embedder: Embedder) -> np.ndarray | None:
-    """Each of the model's kinds' relevance to the catalog: the mean cosine similarity of its words
-    to the product texts most like them (KIND_RELEVANCE_SHARE), less the mean to all. None for a
-    model with no kind space, or a catalog with no product text vectors yet."""
+    """Each of the model's kinds' relevance to the catalog (search/services/kind_relevance.py) from
+    a sample of its product texts. None for a model with no kind space, or a catalog with no product
+    text vectors yet."""
     if not embedder.kind_space:
         return None
     texts = text_vectors_sample(model, size=KIND_TEXT_SAMPLE, salt=model.model_id)
     if not len(texts):
         return None
     kinds = embedder.embed_texts(embedder.kind_descriptions())
-    similarity = kinds @ l2_normalise(texts).T
-    texts_read = similarity.shape[1]
-    top = min(texts_read, max(KIND_RELEVANCE_PRODUCTS_MIN, round(KIND_RELEVANCE_SHARE * texts_read)))
-    return np.sort(similarity, axis=1)[:, -top:].mean(axis=1) - similarity.mean(axis=1)
+    return kind_relevance(kinds @ l2_normalise(texts).T)
 
 
 def _ready_images(model: EmbeddingModel) -> int:
