@@ -145,6 +145,13 @@ def category_subtree_ids(category: Category) -> list[int]:
     return ids
 
 
+def category_paths_of_products() -> list[str]:
+    """The full paths of the categories that hold products, sorted (two queries)."""
+    tree = categories_by_id()
+    held = Product.objects.order_by().exclude(category=None).values_list("category_id", flat=True).distinct()
+    return sorted(tree[pk].full_path for pk in held if pk in tree)
+
+
 def category_paths(tree: dict[int, Category] | None = None) -> list[tuple[int, str]]:
     """Every category of ``tree`` (default: categories_by_id()) as (id, full path), by parent
     (top level last) and then name."""

@@ -19,7 +19,7 @@ from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, NoMat
 from search.selectors import index_status
 from search.services.index_queue import embeddings_queue_again, models_wanted, products_reembed
 from search.services.model_switch import ModelSwitchError, embedding_model_activate
-from search.services.no_match import shop_photos_decide
+from search.services.no_match import KIND_THRESHOLD_SHARE, shop_photos_decide
 from search.services.tuning import tuning_blocked
 from search.tasks import embeddings_process_enqueue, model_tune_enqueue, no_match_calibrate_enqueue
 
@@ -157,8 +157,8 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
             kinds = (
                 f"a photo beyond match distance {calibration.kind_gate:.4f} is also flagged when its kind score "
                 f"({calibration.kind_space}) is under {calibration.kind_threshold:.4f}, which keeps "
-                f"{calibration.keep_share:.0%} of the sampled catalog and shop photos; their kind scores by quantile: "
-                f"{_quantiles_text(calibration.kind_quantiles)}"
+                f"{(1 - KIND_THRESHOLD_SHARE) * 100:g}% of the sampled catalog and shop photos; their kind scores by "
+                f"quantile: {_quantiles_text(calibration.kind_quantiles)}"
             )
         return format_html(
             "Threshold {} keeps {} of real matches ({}). Calibrated {} in {} s on {} shopper-like copies and {} "
@@ -166,7 +166,7 @@ class EmbeddingModelAdmin(admin.ModelAdmin):
             "measures them (the best matches' distance in {}): {}<br>In search distance: best match in the "
             "catalog {} (threshold {}); against their own product {}<br>Negatives (random pairs of products) by "
             "quantile: {}<br>Kind check: {}",
-            threshold, f"{calibration.keep_share:.0%}", source,
+            threshold, f"{calibration.keep_share * 100:g}%", source,
             calibration.calibrated_at.strftime("%Y-%m-%d %H:%M UTC"), calibration.seconds, calibration.copies,
             calibration.shop_photos, calibration.catalog_images,
             calibration.catalog_products, calibration.negative_pairs, _space(calibration.match_space),

@@ -269,10 +269,11 @@ class NoMatchCalibration(models.Model):
     match_quantiles = models.JSONField(default=dict)
     match_threshold = models.FloatField(null=True, blank=True)
     # The kind check (Embedder.kind_space; "" = none, docs/adr/0013-no-match-kind-check.md): how
-    # close each kind the model tells apart is, in words, to the catalog's product texts
-    # (kind_relevance, one value per kind); a photo's kind score is its kind probabilities against
-    # that. Positives' kind scores by quantile, the score that keeps keep_share of them
-    # (kind_threshold), and the match distance beyond which a low kind score flags (kind_gate).
+    # close each kind the model tells apart is, in words, to the catalog's product texts and
+    # category paths (kind_relevance, one rank per kind); a photo's kind score is its kind
+    # probabilities against that. The sampled catalog photos' kind scores by quantile, the score
+    # under which 2% of them fall (kind_threshold), and the match distance beyond which a low kind
+    # score flags (kind_gate).
     kind_space = models.CharField(max_length=100, blank=True, default="")
     kind_relevance = models.JSONField(default=list, blank=True)
     kind_quantiles = models.JSONField(default=dict, blank=True)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from benchmarks.quality import no_match_replay
 from catalog.models import Product
-from search.embedders.offline import OfflineEmbedder
+from search.embedders.offline import KIND_TEMPERATURE, OfflineEmbedder
 from search.embedders.registry import embedder_get
 from search.models import NoMatchCalibration
 from search.services.no_match import kind_score
@@ -62,8 +62,8 @@ def test_the_replay_of_the_recorded_flag_decides_as_the_service_did(demo_index, 
     alone = no_match_replay.replay(recorded, dataclasses.replace(no_match_replay.RULES[0], kind_check=False), 2)
     assert alone == [float((recorded[f"set{n}_distance"] > calibration.match_threshold).mean()) for n in range(2)]
     # A rule whose calibration sample was not recorded gives no figures, not wrong ones.
-    twice = dataclasses.replace(no_match_replay.RULES[0], sample="twice")
-    assert all(np.isnan(no_match_replay.replay(recorded, twice, 2)))
+    half = dataclasses.replace(no_match_replay.RULES[0], sample="half")
+    assert all(np.isnan(no_match_replay.replay(recorded, half, 2)))
 
 
 def test_kind_scores_at_another_temperature_are_the_classifiers_softened_there(demo_index):
@@ -72,8 +72,8 @@ def test_kind_scores_at_another_temperature_are_the_classifiers_softened_there(d
     vectors = np.random.default_rng(0).normal(size=(3, embedder.image_dim)).astype(np.float32)
     logits = embedder._logits(vectors)
     relevance = np.random.default_rng(1).random(1000).astype(np.float32)
-    recorded = {"kinds": np.log(embedder.kind_probabilities(vectors)), "temperature": np.array(5.0)}
-    for temperature in (3.0, 5.0, 8.0):
+    recorded = {"kinds": np.log(embedder.kind_probabilities(vectors)), "temperature": np.array(KIND_TEMPERATURE)}
+    for temperature in (3.0, 5.0, KIND_TEMPERATURE, 16.0):
         expected = np.exp(logits / temperature - (logits / temperature).max(axis=1, keepdims=True))
         expected /= expected.sum(axis=1, keepdims=True)
         scores = no_match_replay.kind_scores(recorded, "kinds", relevance, temperature)

@@ -14,6 +14,7 @@ from catalog.models import Category, Product
 from catalog.selectors import (
     categories_by_id,
     category_paths,
+    category_paths_of_products,
     category_subtree_ids,
     product_images,
     products_filtered,
@@ -46,6 +47,17 @@ def test_category_paths_are_grouped_by_parent_with_the_top_level_last():
     category_get_or_create_path("B > Y")
     category_get_or_create_path("A > X")
     assert [path for _, path in category_paths()] == ["B > Y", "A > X", "A", "B"]  # B was made first
+
+
+def test_category_paths_of_products_name_only_categories_that_hold_products():
+    shirts = category_get_or_create_path("Apparel > Tops > Shirts")
+    category_get_or_create_path("Apparel > Shoes")  # holds no product
+    for sku in ("PATH-1", "PATH-2"):
+        product_upsert(sku=sku, title="A shirt", category=shirts)
+    product_upsert(sku="PATH-3", title="Uncategorised")
+    with CaptureQueriesContext(connection) as queries:
+        assert category_paths_of_products() == ["Apparel > Tops > Shirts"]
+    assert len(queries) == 2
 
 
 def test_products_for_display_need_no_query_per_product():

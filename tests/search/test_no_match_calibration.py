@@ -190,4 +190,4 @@ def test_enough_shop_photos_set_the_threshold_alone(tiny_models, settings, admin
     assert shop_alone.match_threshold < 0.5 * with_copies.match_threshold
     assert shop_alone.match_quantiles["1.0"] < with_copies.match_quantiles["0.5"]
     page = admin_client.get(reverse("admin:search_embeddingmodel_change", args=[model.pk])).content.decode()
-    assert "keeps 99% of real matches (the shop photos alone)" in page
+    assert "keeps 99.5% of real matches (the shop photos alone)" in page

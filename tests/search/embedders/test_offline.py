@@ -130,7 +130,7 @@ def test_kind_probabilities_are_the_classifiers_softened_and_described_in_its_or
     vectors = offline_embedder.embed_images([mug(RED), star(RED)])
     probabilities = offline_embedder.kind_probabilities(vectors)
     descriptions = offline_embedder.kind_descriptions()
-    assert offline_embedder.kind_space == "imagenet-wordnet-v1"
+    assert offline_embedder.kind_space == "imagenet-wordnet-v2"
     assert probabilities.shape == (2, 1000) == (2, len(descriptions))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     weight, bias = offline_embedder._cnn._fc.weight, offline_embedder._cnn._fc.bias
