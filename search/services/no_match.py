@@ -34,11 +34,13 @@ the drift watch).
 A model that can tell what kinds of things a photo shows (Embedder.kind_space: the offline preset's
 ImageNet classes, each described in WordNet's words) adds the **kind check**: a photo whose kinds
 are unlike, in words, anything the catalog's product texts and category paths describe, and whose
-match distance is beyond the positives' median, is flagged too. A catalog of 81 groceries with one packshot each has
-a lenient match threshold (real shop photos are far from packshots), and a shirt passed it 7 times
-in 10; its kinds (a jersey, a sweatshirt) are nothing the grocer's words name
-(docs/adr/0013-no-match-kind-check.md). The kind score that keeps all but KIND_THRESHOLD_SHARE of
-the sampled catalog photos and shop photos is the kind threshold. Where the shop's own photos set
+match distance is beyond the positives' median, is flagged too. A catalog of 81 groceries with one
+packshot each has a lenient match threshold (real shop photos are far from packshots), and a shirt
+passed it 7 times in 10; its kinds (a jersey, a sweatshirt) are nothing the grocer's words name
+(docs/adr/0013-no-match-kind-check.md). Each kind counts by its rank among the kinds
+(search/services/kind_relevance.py); a photo's kind score is its kind probabilities against those
+ranks, and the score under which KIND_THRESHOLD_SHARE of the sampled catalog photos and shop photos
+fall is the kind threshold. Where the shop's own photos set
 the match threshold (SEARCH_NO_MATCH_MIN_SHOP_PHOTOS) the kind check is off: that threshold is
 already tight.
 
