@@ -354,6 +354,35 @@ def test_a_share_of_each_products_shop_photos_is_held_out_with_the_seed(tiny_mod
 
 
 @pytest.mark.django_db
+def test_the_same_catalog_holds_out_the_same_photos_in_any_database(tiny_models, settings):
+    """The draw follows SKUs and image bytes, not ids: the same shop built again after other rows
+    have used up ids (as in a database a test suite has used) holds out the same photos."""
+    settings.SNAPSHELF_SEARCH_TUNE_HOLD_OUT_MIN = 5
+    base = embedding_model_activate("tiny")
+    shelf_shop(shop_photos=3)
+
+    def held_out_photos() -> list[tuple[str, str]]:
+        held = ProductImage.objects.filter(pk__in=shop_photos_held_out(base, seed=0))
+        return sorted(held.values_list("product__sku", "sha256"))
+
+    first = held_out_photos()
+    assert len(first) >= 5
+    old_products, old_images = (
+        max(Product.objects.values_list("pk", flat=True)),
+        max(ProductImage.objects.values_list("pk", flat=True)),
+    )
+    Product.objects.all().delete()  # and their images and vectors
+    shelf_shop(shop_photos=3)
+    # Every product and image has another id now.
+    assert (
+        Product.objects.filter(pk__lte=old_products).count()
+        == ProductImage.objects.filter(pk__lte=old_images).count()
+        == 0
+    )
+    assert held_out_photos() == first
+
+
+@pytest.mark.django_db
 def test_a_search_can_leave_images_out_of_the_catalog_on_every_vector_path(tiny_models):
     model = embedding_model_activate("tiny")
     shelf_shop(shop_photos=2)
