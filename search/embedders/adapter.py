@@ -5,6 +5,13 @@ the identity (``up`` is zero before training) and can only move vectors within a
 subspace, so a few hundred shop photos cannot make it forget what the frozen model knows.
 It is learned by ``search.tuning.adapter_train`` and stored in the database
 (``search.ModelAdapter``); text vectors pass through unchanged.
+
+The projection ``I + down @ up`` is invertible for any adapter training makes, so an adapted
+vector gives back its base vector's direction (``LowRankAdapter.unapply``). The tuned model uses
+that to judge "no exact match" where its base model does (the offline preset's classifier space,
+docs/adr/0011-no-match-in-the-classifier-space.md). In the tuned space itself, a threshold that
+keeps the shop's own photos let about 3% of photos of other kinds of products pass but flagged 20% of
+real shop photos taken another day (docs/quality.md, *A tuned model's no-exact-match notice*).
 """
 
 from __future__ import annotations
@@ -39,6 +46,16 @@ class LowRankAdapter:
         vectors = np.asarray(vectors, dtype=np.float32)
         return l2_normalise(vectors + (vectors @ self.down) @ self.up)
 
+    def unapply(self, vectors: np.ndarray) -> np.ndarray:
+        """The L2-normalised base vectors that ``apply`` maps to ``vectors`` (their directions: the
+        scale is normalised away), through Woodbury's identity, ``(I + DU)^-1 = I - D (I + UD)^-1 U``.
+        Exact while ``I + DU`` is invertible, as for every adapter training makes (it starts as the
+        identity and moves little); for one that is not, the pseudo-inverse gives an approximation."""
+        inner = np.eye(self.rank, dtype=np.float64) + self.up.astype(np.float64) @ self.down.astype(np.float64)
+        vectors = np.asarray(vectors, dtype=np.float64)
+        base = vectors - ((vectors @ self.down) @ np.linalg.pinv(inner)) @ self.up
+        return l2_normalise(base.astype(np.float32))
+
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         np.savez(buffer, down=self.down.astype(np.float32), up=self.up.astype(np.float32))
@@ -60,7 +77,10 @@ class LowRankAdapter:
 
 class AdaptedEmbedder(Embedder):
     """A frozen embedder whose image vectors (catalog photos and query photos) pass through an
-    adapter. ``model_id`` names both, so its vectors are never compared with the base model's."""
+    adapter. ``model_id`` names both, so its vectors are never compared with the base model's.
+    It judges "no exact match" in its base model's spaces: match_vectors and kind_probabilities
+    take the base vectors back from the adapted ones (registry.embedder_spaces names them
+    without loading weights)."""
 
     def __init__(self, *, base: Embedder, adapter: LowRankAdapter) -> None:
         if adapter.dim != base.image_dim:
@@ -71,6 +91,7 @@ class AdaptedEmbedder(Embedder):
         self.image_dim, self.text_dim = base.image_dim, base.text_dim
         self.shared_space, self.image_side = base.shared_space, base.image_side
         self.model_id = f"{base.model_id}+adapter-{adapter.digest()[:16]}"
+        self.match_space, self.kind_space = base.match_space, base.kind_space
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.adapter.apply(self.base.embed_images(images))
@@ -80,6 +101,15 @@ class AdaptedEmbedder(Embedder):
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self.base.embed_texts(texts)
+
+    def match_vectors(self, image_vectors: np.ndarray) -> np.ndarray:
+        return self.base.match_vectors(self.adapter.unapply(image_vectors))
+
+    def kind_probabilities(self, image_vectors: np.ndarray) -> np.ndarray:
+        return self.base.kind_probabilities(self.adapter.unapply(image_vectors))
+
+    def kind_descriptions(self) -> list[str]:
+        return self.base.kind_descriptions()
 
     def adapt(self, base_vectors: np.ndarray) -> np.ndarray:
         """The vectors this model gives images whose base-model vectors are ``base_vectors``:

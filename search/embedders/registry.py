@@ -46,16 +46,16 @@ def embedding_models() -> dict[str, dict[str, Any]]:
     return {**DEFAULTS["EMBEDDING_MODELS"], **search_setting("EMBEDDING_MODELS")}
 
 
-def embedder_class(name: str) -> type[Embedder]:
-    """The class configured as ``name``, imported but not built (no weights are loaded);
-    raises EmbedderLoadError."""
-    from search.models import TUNED_SEPARATOR  # models import nothing from here; Django is set up by now
+def embedder_spaces(name: str) -> tuple[str, str]:
+    """The no-exact-match spaces (``match_space``, ``kind_space``) of the model configured as
+    ``name``, read from its class without loading weights: a tuned model judges in its base
+    model's (AdaptedEmbedder); raises EmbedderLoadError."""
+    from search.models import TUNED_SEPARATOR
 
     if TUNED_SEPARATOR in name:
-        from search.embedders.adapter import AdaptedEmbedder
-
-        return AdaptedEmbedder
-    return _embedder_options(name)[0]
+        return embedder_spaces(name.rpartition(TUNED_SEPARATOR)[0])
+    embedder_class = _embedder_options(name)[0]
+    return embedder_class.match_space, embedder_class.kind_space
 
 
 def _embedder_options(name: str) -> tuple[type[Embedder], dict[str, Any]]:

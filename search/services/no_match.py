@@ -296,15 +296,14 @@ def _ready_images(model: EmbeddingModel) -> int:
 
 
 def _spaces(model: EmbeddingModel) -> tuple[str, str]:
-    """The model's match space and kind space as its embedder class names them now ("" for a class
-    that cannot be imported)."""
-    from search.embedders.registry import embedder_class
+    """The model's match space and kind space as its embedder class names them now (a tuned model's
+    are its base model's; "" for a class that cannot be imported)."""
+    from search.embedders.registry import embedder_spaces
 
     try:
-        embedder = embedder_class(model.name)
+        return embedder_spaces(model.name)
     except EmbedderLoadError:
         return "", ""
-    return embedder.match_space, embedder.kind_space
 
 
 @dataclass(frozen=True)

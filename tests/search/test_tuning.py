@@ -17,7 +17,7 @@ from insights.models import SelfTestRun
 from insights.services.self_test import self_test_create, self_test_run
 from search.embedders.adapter import AdaptedEmbedder, LowRankAdapter
 from search.embedders.base import EmbedderLoadError
-from search.embedders.registry import embedder_clear_cache, embedder_get
+from search.embedders.registry import embedder_clear_cache, embedder_get, embedder_spaces
 from search.models import EmbeddingModel, EmbeddingStatus, ImageEmbedding, ModelAdapter
 from search.services.index_queue import embeddings_process_available
 from search.services.model_switch import candidate_gate_request, embedding_model_activate, embedding_model_active
@@ -83,6 +83,38 @@ def test_adapter_weights_round_trip_and_refuse_what_does_not_fit():
     wrong = LowRankAdapter(down=adapter.down, up=adapter.up[:, :4])
     with pytest.raises(ValueError, match="do not fit"):
         LowRankAdapter.from_bytes(wrong.to_bytes())
+
+
+def test_an_adapted_vector_gives_back_its_base_vectors_direction():
+    rng = np.random.default_rng(1)
+    adapter = LowRankAdapter(
+        down=rng.normal(size=(16, 4)).astype(np.float32), up=(0.5 * rng.normal(size=(4, 16))).astype(np.float32)
+    )
+    base = rng.normal(size=(6, 16)).astype(np.float32)
+    recovered = adapter.unapply(adapter.apply(base))
+    assert np.allclose(recovered, base / np.linalg.norm(base, axis=1, keepdims=True), atol=1e-5)
+
+
+def test_a_tuned_embedder_judges_no_exact_match_in_its_base_models_spaces(tiny_models):
+    """The offline preset's classifier space and kinds, through an adapter: the same as the base
+    model's for the vectors the adapter made, and named so without loading the adapter."""
+    base = embedder_get("offline")
+    rng = np.random.default_rng(2)
+    adapter = LowRankAdapter(
+        down=(0.1 * rng.normal(size=(base.image_dim, 8))).astype(np.float32),
+        up=(0.1 * rng.normal(size=(8, base.image_dim))).astype(np.float32),
+    )
+    tuned = AdaptedEmbedder(base=base, adapter=adapter)
+    assert (tuned.match_space, tuned.kind_space) == (base.match_space, base.kind_space) != ("", "")
+    photos = [noise(7, 96), noise(8, 96)]
+    base_vectors = base.embed_query_images(photos)
+    adapted = tuned.embed_query_images(photos)
+    assert not np.allclose(adapted, base_vectors, atol=1e-3)  # the adapter moved them
+    assert np.allclose(tuned.match_vectors(adapted), base.match_vectors(base_vectors), atol=1e-4)
+    assert np.allclose(tuned.kind_probabilities(adapted), base.kind_probabilities(base_vectors), atol=1e-5)
+    assert tuned.kind_descriptions() == base.kind_descriptions()
+    spaces = (base.match_space, base.kind_space)
+    assert embedder_spaces("offline+tuned-1+tuned-2") == embedder_spaces("offline") == spaces
 
 
 def test_training_needs_two_products_with_a_pair():
