@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from benchmarks.quality.datasets import datasets_missing
-from search.services.kind_relevance import kind_relevance, kind_relevance_to_texts
+from search.services.kind_relevance import as_ranks, kind_relevance, kind_relevance_to_paths, kind_relevance_to_texts
 
 if TYPE_CHECKING:
     from search.models import EmbeddingModel
@@ -286,10 +286,10 @@ def relevance_of(recorded: dict[str, np.ndarray], rule: Rule) -> np.ndarray:
         return kind_relevance(texts, paths)
     values = {
         "texts": lambda: kind_relevance_to_texts(texts),
-        "categories": lambda: paths.max(axis=1) - paths.mean(axis=1),
-        "texts and categories": lambda: (kind_relevance_to_texts(texts) + paths.max(axis=1) - paths.mean(axis=1)) / 2,
+        "categories": lambda: kind_relevance_to_paths(paths),
+        "texts and categories": lambda: (kind_relevance_to_texts(texts) + kind_relevance_to_paths(paths)) / 2,
     }[rule.relevance]()
-    return np.argsort(np.argsort(values, kind="stable"), kind="stable") / len(values) if rule.ranks else values
+    return as_ranks(values) if rule.ranks else values
 
 
 def kind_scores(recorded: dict[str, np.ndarray], key: str, relevance: np.ndarray, temperature: float) -> np.ndarray:

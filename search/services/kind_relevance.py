@@ -28,8 +28,8 @@ def kind_relevance(text_similarity: np.ndarray, path_similarity: np.ndarray | No
     outweighing the rest of a photo's kinds (docs/adr/0013-no-match-kind-check.md, amendment 2)."""
     relevance = kind_relevance_to_texts(text_similarity)
     if path_similarity is not None and path_similarity.shape[1]:
-        relevance = (relevance + path_similarity.max(axis=1) - path_similarity.mean(axis=1)) / 2
-    return np.argsort(np.argsort(relevance, kind="stable"), kind="stable") / len(relevance)
+        relevance = (relevance + kind_relevance_to_paths(path_similarity)) / 2
+    return as_ranks(relevance)
 
 
 def kind_relevance_to_texts(similarity: np.ndarray) -> np.ndarray:
@@ -37,3 +37,14 @@ def kind_relevance_to_texts(similarity: np.ndarray) -> np.ndarray:
     texts_read = similarity.shape[1]
     top = min(texts_read, max(KIND_RELEVANCE_PRODUCTS_MIN, round(KIND_RELEVANCE_SHARE * texts_read)))
     return np.sort(similarity, axis=1)[:, -top:].mean(axis=1) - similarity.mean(axis=1)
+
+
+def kind_relevance_to_paths(similarity: np.ndarray) -> np.ndarray:
+    """Each kind's relevance to the category paths: its similarity to the path most like it, less
+    its mean similarity to all of them."""
+    return similarity.max(axis=1) - similarity.mean(axis=1)
+
+
+def as_ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among ``values``, from 0 (the least) up to 1 (ties in their order)."""
+    return np.argsort(np.argsort(values, kind="stable"), kind="stable") / len(values)
