@@ -20,6 +20,7 @@ import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -51,10 +52,15 @@ class LowRankAdapter:
         scale is normalised away), through Woodbury's identity, ``(I + DU)^-1 = I - D (I + UD)^-1 U``.
         Exact while ``I + DU`` is invertible, as for every adapter training makes (it starts as the
         identity and moves little); for one that is not, the pseudo-inverse gives an approximation."""
-        inner = np.eye(self.rank, dtype=np.float64) + self.up.astype(np.float64) @ self.down.astype(np.float64)
         vectors = np.asarray(vectors, dtype=np.float64)
-        base = vectors - ((vectors @ self.down) @ np.linalg.pinv(inner)) @ self.up
+        base = vectors - ((vectors @ self.down) @ self._inner_inverse) @ self.up
         return l2_normalise(base.astype(np.float32))
+
+    @cached_property
+    def _inner_inverse(self) -> np.ndarray:
+        """``(I + UD)^-1`` (rank x rank) of ``unapply``, derived once from the weights."""
+        inner = np.eye(self.rank, dtype=np.float64) + self.up.astype(np.float64) @ self.down.astype(np.float64)
+        return np.linalg.pinv(inner)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
