@@ -6,12 +6,14 @@ subspace, so a few hundred shop photos cannot make it forget what the frozen mod
 It is learned by ``search.tuning.adapter_train`` and stored in the database
 (``search.ModelAdapter``); text vectors pass through unchanged.
 
-The projection ``I + down @ up`` is invertible for any adapter training makes, so an adapted
-vector gives back its base vector's direction (``LowRankAdapter.unapply``). The tuned model uses
-that to judge "no exact match" where its base model does (the offline preset's classifier space,
+The projection ``I + down @ up`` starts as the identity and stays invertible unless training
+cancels a direction exactly, so an adapted vector gives back its base vector's direction
+(``LowRankAdapter.unapply``). The tuned model uses that to judge "no exact match" where its base
+model does (the offline preset's classifier space,
 docs/adr/0011-no-match-in-the-classifier-space.md). In the tuned space itself, a threshold that
-keeps the shop's own photos let about 3% of photos of other kinds of products pass but flagged 20% of
-real shop photos taken another day (docs/quality.md, *A tuned model's no-exact-match notice*).
+keeps the shop's own photos let about 3% of photos of other kinds of products pass but flagged
+20% of real shop photos taken another day (docs/quality.md, *A tuned model's no-exact-match
+notice*).
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class LowRankAdapter:
     def unapply(self, vectors: np.ndarray) -> np.ndarray:
         """The L2-normalised base vectors that ``apply`` maps to ``vectors`` (their directions: the
         scale is normalised away), through Woodbury's identity, ``(I + DU)^-1 = I - D (I + UD)^-1 U``.
-        Exact while ``I + DU`` is invertible, as for every adapter training makes (it starts as the
-        identity and moves little); for one that is not, the pseudo-inverse gives an approximation."""
+        Exact while ``I + DU`` is invertible (training starts it as the identity); for one that is
+        not, the pseudo-inverse gives an approximation."""
         vectors = np.asarray(vectors, dtype=np.float64)
         base = vectors - ((vectors @ self.down) @ self._inner_inverse) @ self.up
         return l2_normalise(base.astype(np.float32))
